@@ -1,0 +1,96 @@
+"""Every Nimbus setting, in one place: its environment variable, default and meaning.
+
+The README's settings table is generated from ``SETTINGS`` (``nimbus settings``), so a
+setting exists only once.  Command-line flags override environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _env_bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "host": Setting("NIMBUS_HOST", "127.0.0.1", "Address the HTTP and HTTPS endpoints listen on."),
+    "port": Setting("NIMBUS_PORT", "4566", "HTTP port of the AWS endpoint (LocalStack's port, so tools already point at it)."),
+    "https_port": Setting("NIMBUS_HTTPS_PORT", "4567", "HTTPS port of the AWS endpoint; certificates come from the local CA. 0 turns HTTPS off."),
+    "data_dir": Setting("NIMBUS_DATA_DIR", "./.nimbus", "Where state, object bytes and the local CA live."),
+    "ephemeral": Setting("NIMBUS_EPHEMERAL", "0", "1: keep state in a temporary directory removed at shutdown."),
+    "region": Setting("NIMBUS_REGION", "us-east-1", "Region assumed for requests that carry none (unsigned S3 requests, website hosting)."),
+    "hostname": Setting("NIMBUS_HOSTNAME", "localhost", "Host name in the URLs Nimbus hands out; virtual-hosted S3 uses <bucket>.s3.<hostname> and <bucket>.<hostname>."),
+    "account_id": Setting("NIMBUS_ACCOUNT_ID", "000000000000", "Account id of the default root account."),
+    "access_key_id": Setting("NIMBUS_ACCESS_KEY_ID", "test", "Access key id of the default root account."),
+    "secret_access_key": Setting("NIMBUS_SECRET_ACCESS_KEY", "test", "Secret access key of the default root account."),
+    "fsync": Setting("NIMBUS_FSYNC", "0", "1: fsync every committed write and object, surviving power loss (a kill -9 is survived either way)."),
+    "max_request_body": Setting("NIMBUS_MAX_REQUEST_BODY", "16777216", "Largest non-streamed request body in bytes (object uploads stream and are not limited by this)."),
+    "log_level": Setting("NIMBUS_LOG_LEVEL", "info", "debug, info, warning or error."),
+}
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    https_port: int = 4567
+    data_dir: Path = field(default_factory=lambda: Path("./.nimbus"))
+    ephemeral: bool = False
+    region: str = "us-east-1"
+    hostname: str = "localhost"
+    account_id: str = "000000000000"
+    access_key_id: str = "test"
+    secret_access_key: str = "test"
+    fsync: bool = False
+    max_request_body: int = 16 * 1024 * 1024
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Config":
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            setting = SETTINGS[f.name]
+            raw = env.get(setting.env, setting.default)
+            values[f.name] = _convert(f.type, raw)
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = _convert(type(values[key]).__name__ if key != "data_dir" else "Path", value)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.hostname}:{self.port}"
+
+    @property
+    def https_endpoint(self) -> str | None:
+        return f"https://{self.hostname}:{self.https_port}" if self.https_port else None
+
+
+def _convert(kind: object, raw: object) -> object:
+    name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if "Path" in name:
+        return Path(str(raw))
+    if "bool" in name:
+        return raw if isinstance(raw, bool) else _env_bool(str(raw))
+    if "int" in name:
+        return int(raw)  # type: ignore[arg-type]
+    return str(raw)
+
+
+def settings_table() -> str:
+    """The README's settings table."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS.values():
+        rows.append(f"| `{setting.env}` | `{setting.default}` | {setting.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,1 @@
+"""The HTTP gateway: every AWS request enters here and leaves serialized."""

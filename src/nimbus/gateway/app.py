@@ -1,0 +1,297 @@
+"""The gateway: one aiohttp handler that turns any AWS request into a provider call.
+
+Per request: read the body (or set up its stream) → detect the service → authenticate
+(SigV4) → resolve and parse the operation (protocol layer) → authorize → run the
+provider's handler → serialize.  Every failure leaves as the protocol's error shape;
+a handler bug is logged with its traceback and answered ``InternalFailure``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from .. import __version__, services
+from ..accounts import ANONYMOUS, Principal
+from ..auth.checksums import HashingStream
+from ..auth.errors import auth_error
+from ..auth.sigv4 import SigV4Credential, parse_sigv4, verify_sigv4
+from ..errors import ServiceError, internal_failure, not_implemented
+from ..iam.authorizer import authorize
+from ..protocol import get_protocol, protocol_for
+from ..protocol.base import Protocol
+from ..protocol.http import FileBody, HttpRequest, HttpResponse, OutgoingBody
+from ..regions import is_region
+from .context import RequestContext
+from .detect import Target, detect
+from .runtime import Runtime
+from .streams import RequestBodyStream, read_body
+
+log = logging.getLogger("nimbus.gateway")
+
+STREAMING_MODES = (
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+)
+
+
+def _new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self._fallback = get_protocol("query")
+
+    # -- the request pipeline ------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        request_id = _new_request_id()
+        http = HttpRequest(
+            method=request.method,
+            path=request.raw_path.split("?", 1)[0],
+            query=request.query_string,
+            headers=request.headers,
+            host=request.host,
+            secure=request.secure,
+            remote=request.remote or "",
+        )
+        model = None
+        protocol: Protocol = self._fallback
+        try:
+            eager = not _may_stream(http)
+            if eager:
+                http.body = await read_body(request.content, self.config.max_request_body)
+            target = detect(http, self.config.hostname)
+            model = services.model(target.service)
+            protocol = protocol_for(model, http)
+            credential = parse_sigv4(http, service_hint=target.service)
+            region = self._region(target, credential)
+
+            op_request = http
+            if target.bucket is not None:
+                op_request = replace(http, path="/" + quote(target.bucket, safe="") + (http.path or "/"))
+            op = protocol.resolve_operation(model, op_request)
+            streaming = _streams_input(op)
+            if not eager and not streaming:
+                http.body = op_request.body = await read_body(request.content, self.config.max_request_body)
+
+            principal, signing_key = self._authenticate(http, target, credential)
+            if streaming:
+                op_request.stream = self._input_stream(request, credential, signing_key)
+
+            params = await protocol.parse(op, op_request)
+            protocol.validate(op, params)
+            ctx = RequestContext(
+                runtime=self.runtime,
+                service=target.service,
+                operation=op.name,
+                region=region,
+                principal=principal,
+                request_id=request_id,
+                source_ip=http.remote,
+                secure=http.secure,
+                user_agent=http.headers.get("User-Agent", ""),
+                host=http.host,
+                headers=http.headers,
+            )
+            authorize(ctx, params)
+            provider = self.runtime.provider(target.service)
+            handler = provider.handler(op.name) if provider is not None else None
+            if handler is None:
+                raise not_implemented(target.service, op.name)
+            result = handler(ctx, params)
+            if inspect.isawaitable(result):
+                result = await result
+            response = protocol.serialize(op, result, request_id)
+        except ServiceError as error:
+            response = protocol.serialize_error(model, error, request_id, head=http.method == "HEAD")
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("internal failure handling %s %s (request id %s)", http.method, http.path, request_id)
+            response = protocol.serialize_error(model, internal_failure(), request_id, head=http.method == "HEAD")
+        return await self._write(request, response)
+
+    def _region(self, target: Target, credential: SigV4Credential | None) -> str:
+        region = credential.region if credential is not None else (target.region or self.config.region)
+        if not is_region(region):
+            service = target.service
+            if service == "s3":
+                raise ServiceError(
+                    "AuthorizationHeaderMalformed",
+                    f"The authorization header is malformed; the region '{region}' is wrong.",
+                    400,
+                    fields={"Region": region},
+                )
+            raise auth_error("bad_signature", service, f"Credential should be scoped to a valid region, not '{region}'.")
+        return region
+
+    def _authenticate(
+        self, http: HttpRequest, target: Target, credential: SigV4Credential | None
+    ) -> tuple[Principal, bytes | None]:
+        if credential is None:
+            return ANONYMOUS, None
+        found = self.runtime.accounts.lookup(credential.access_key)
+        if found is None or not found.active:
+            raise auth_error("unknown_key", target.service, fields=_key_field(target, credential))
+        signing_key = verify_sigv4(http, credential, found.secret_access_key, now=self.runtime.clock.wall_now())
+        return found.principal, signing_key
+
+    def _input_stream(self, request: web.Request, credential: SigV4Credential | None, signing_key: bytes | None):
+        headers = request.headers
+        raw = RequestBodyStream(request.content, request.content_length)
+        mode = (credential.content_sha256 if credential else None) or headers.get("x-amz-content-sha256", "")
+        if mode in STREAMING_MODES or "aws-chunked" in headers.get("Content-Encoding", ""):
+            from ..auth.chunked import AwsChunkedStream
+
+            return AwsChunkedStream.for_request(raw, headers, credential, signing_key)
+        if credential is not None and len(mode) == 64 and not credential.presigned:
+            return HashingStream(raw, mode)
+        return raw
+
+    # -- writing responses -----------------------------------------------------------
+
+    async def _write(self, request: web.Request, response: HttpResponse) -> web.StreamResponse:
+        body = response.body
+        headers = response.headers
+        headers["Server"] = "Nimbus"
+        if isinstance(body, (bytes, bytearray)):
+            if request.method == "HEAD":
+                resp = web.StreamResponse(status=response.status, headers=headers)
+                if "Content-Length" in headers:
+                    resp.content_length = int(headers["Content-Length"])
+                await resp.prepare(request)
+                await resp.write_eof()
+                return resp
+            headers.pop("Content-Length", None)
+            return web.Response(status=response.status, headers=headers, body=bytes(body))
+        return await self._write_stream(request, response.status, headers, body)
+
+    async def _write_stream(
+        self, request: web.Request, status: int, headers: Any, body: OutgoingBody
+    ) -> web.StreamResponse:
+        headers.pop("Content-Length", None)
+        resp = web.StreamResponse(status=status, headers=headers)
+        if body.length is not None:
+            resp.content_length = body.length
+        try:
+            await resp.prepare(request)
+            if request.method == "HEAD" or body.length == 0:
+                await resp.write_eof()
+                return resp
+            transport = request.transport
+            if isinstance(body, FileBody) and transport is not None and not request.secure:
+                loop = asyncio.get_running_loop()
+                with open(body.path, "rb") as f:
+                    try:
+                        await loop.sendfile(transport, f, body.offset, body.length)
+                        await resp.write_eof()
+                        return resp
+                    except NotImplementedError:
+                        pass
+            async for chunk in body:
+                await resp.write(chunk)
+            await resp.write_eof()
+        finally:
+            await body.close()
+        return resp
+
+    # -- Nimbus's own endpoints ------------------------------------------------------
+
+    async def health(self, request: web.Request) -> web.Response:
+        runtime = self.runtime
+        document: dict[str, Any] = {
+            "version": __version__,
+            "uptime": round(time.time() - runtime.started, 3),
+            "services": {name: ("running" if name in services.PROVIDERS else "not implemented") for name in services.KNOWN},
+            "endpoint": runtime.config.endpoint,
+            "clock": f"{runtime.config.endpoint}/_nimbus/clock",
+        }
+        if runtime.config.https_endpoint:
+            document["https"] = runtime.config.https_endpoint
+        if runtime.ca is not None:
+            document["ca_cert"] = str(runtime.ca.cert_path)
+        return web.json_response(document)
+
+    async def status(self, request: web.Request) -> web.Response:
+        counts = self.runtime.store.read.counts_by_kind()
+        per_service: dict[str, dict[str, int]] = {}
+        for kind, count in counts.items():
+            service, _, resource = kind.partition(":")
+            if resource:
+                per_service.setdefault(service, {})[resource] = count
+        return web.json_response(
+            {
+                "version": __version__,
+                "data_dir": str(self.runtime.config.data_dir),
+                "accounts": counts.get("account", 0),
+                "resources": per_service,
+            }
+        )
+
+    async def clock(self, request: web.Request) -> web.Response:
+        if request.method == "POST":
+            try:
+                payload = await request.json()
+                seconds = float(payload["seconds"])
+                self.runtime.clock.advance(seconds)
+            except (ValueError, KeyError, TypeError) as exc:
+                return web.json_response({"error": f"POST {{\"seconds\": N}} with N ≥ 0 ({exc})"}, status=400)
+        return web.json_response({"now": self.runtime.clock.now().isoformat(), "offset": self.runtime.clock.offset})
+
+
+def _key_field(target: Target, credential: SigV4Credential) -> dict[str, str]:
+    return {"AWSAccessKeyId": credential.access_key} if target.service == "s3" else {}
+
+
+def _may_stream(http: HttpRequest) -> bool:
+    """Whether the body might be an S3 object upload (streamed, never read whole)."""
+    if http.method not in ("PUT", "POST"):
+        return False
+    headers = http.headers
+    if "X-Amz-Target" in headers or "x-www-form-urlencoded" in headers.get("Content-Type", ""):
+        return False
+    if "smithy-protocol" in headers:
+        return False
+    from ..auth.sigv4 import credential_scope_service
+
+    scope = credential_scope_service(http)
+    return scope is None or scope[1] == "s3"
+
+
+def _streams_input(op) -> bool:
+    shape = op.input_shape
+    if shape is None:
+        return False
+    payload = shape.serialization.get("payload")
+    if payload is None:
+        return False
+    member = shape.members[payload]
+    return member.type_name == "blob" and bool(member.serialization.get("streaming") or op.has_streaming_input)
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    gateway = Gateway(runtime)
+    app = web.Application(client_max_size=runtime.config.max_request_body)
+    app["gateway"] = gateway
+    app.router.add_get("/_nimbus/health", gateway.health)
+    app.router.add_get("/_nimbus/status", gateway.status)
+    app.router.add_route("*", "/_nimbus/clock", gateway.clock)
+    app.router.add_route("*", "/{tail:.*}", gateway.handle)
+    return app
+
+
+__all__ = ["Gateway", "build_app", "json"]

@@ -1,0 +1,233 @@
+"""Model-driven XML: shapes compiled once into emitters (output) and readers (input).
+
+Used by the ``query`` and ``ec2`` serializers (responses) and by ``rest-xml`` (request
+payloads and responses).  Naming rules mirror botocore's XML parser exactly, so anything
+botocore can read, we write: member tags come from ``locationName``; a flattened list
+repeats its member's ``locationName`` (or the member's own tag) without a wrapper; a
+non-flattened list wraps items in ``<member>`` unless the member names another tag;
+maps use ``<entry><key/><value/></entry>`` unless flattened.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any, Callable
+
+from botocore.model import Shape
+
+from .values import WireValueError, scalar_from_text, scalar_to_text
+
+Emitter = Callable[[list[str], Any, str], None]
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
+
+
+def escape(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
+def member_tag(member_shape: Shape, member_name: str) -> str:
+    """The tag of a structure member, as botocore's XML parser looks for it."""
+    if member_shape.type_name == "list" and member_shape.serialization.get("flattened"):
+        flat_name = member_shape.member.serialization.get("name")
+        if flat_name:
+            return flat_name
+    return member_shape.serialization.get("name", member_name)
+
+
+def namespace_attr(shape: Shape) -> str:
+    ns = shape.serialization.get("xmlNamespace")
+    if not ns:
+        return ""
+    if isinstance(ns, dict):
+        prefix = ns.get("prefix")
+        return f' xmlns{":" + prefix if prefix else ""}="{escape(ns["uri"])}"'
+    return f' xmlns="{escape(ns)}"'
+
+
+class XmlCompiler:
+    """Compiles shapes into XML emitters, caching structures by name (recursion-safe)."""
+
+    def __init__(self, service_name: str, timestamp_format: str = "iso8601") -> None:
+        self.service_name = service_name
+        self.timestamp_format = timestamp_format
+        self._structures: dict[str, Emitter] = {}
+
+    # -- output ---------------------------------------------------------------------
+
+    def emitter(self, shape: Shape) -> Emitter:
+        kind = shape.type_name
+        if kind == "structure":
+            return self._structure(shape)
+        if kind == "list":
+            return self._list(shape)
+        if kind == "map":
+            return self._map(shape)
+        return self._scalar(shape)
+
+    def _scalar(self, shape: Shape) -> Emitter:
+        ns = namespace_attr(shape)
+        ts = self.timestamp_format
+        if shape.type_name == "string":
+
+            def emit_string(out: list[str], value: Any, tag: str) -> None:
+                out.append(f"<{tag}{ns}>{escape(str(value))}</{tag}>")
+
+            return emit_string
+
+        def emit_scalar(out: list[str], value: Any, tag: str) -> None:
+            out.append(f"<{tag}{ns}>{escape(scalar_to_text(shape, value, ts))}</{tag}>")
+
+        return emit_scalar
+
+    def _structure(self, shape: Shape) -> Emitter:
+        cached = self._structures.get(shape.name)
+        if cached is not None:
+            return cached
+        plan: list[tuple[str, str, Emitter]] = []
+        attributes: list[tuple[str, str, Shape]] = []
+        ns = namespace_attr(shape)
+
+        def emit_structure(out: list[str], value: Any, tag: str) -> None:
+            attrs = ns
+            for name, attr_name, attr_shape in attributes:
+                v = value.get(name)
+                if v is not None:
+                    attrs += f' {attr_name}="{escape(scalar_to_text(attr_shape, v))}"'
+            out.append(f"<{tag}{attrs}>")
+            for name, child_tag, child in plan:
+                v = value.get(name)
+                if v is not None:
+                    child(out, v, child_tag)
+            out.append(f"</{tag}>")
+
+        # Register before compiling members: recursive shapes refer to themselves.
+        self._structures[shape.name] = emit_structure
+        for name, member in shape.members.items():
+            if member.serialization.get("location"):
+                continue  # headers, status code, uri: not in the body
+            if member.serialization.get("xmlAttribute"):
+                attributes.append((name, member.serialization["name"], member))
+                continue
+            plan.append((name, member_tag(member, name), self.emitter(member)))
+        return emit_structure
+
+    def _list(self, shape: Shape) -> Emitter:
+        item = self.emitter(shape.member)
+        if shape.serialization.get("flattened"):
+
+            def emit_flat(out: list[str], value: Any, tag: str) -> None:
+                for element in value:
+                    item(out, element, tag)
+
+            return emit_flat
+        item_tag = shape.member.serialization.get("name", "member")
+        ns = namespace_attr(shape)
+
+        def emit_list(out: list[str], value: Any, tag: str) -> None:
+            out.append(f"<{tag}{ns}>")
+            for element in value:
+                item(out, element, item_tag)
+            out.append(f"</{tag}>")
+
+        return emit_list
+
+    def _map(self, shape: Shape) -> Emitter:
+        key_tag = shape.key.serialization.get("name") or "key"
+        value_tag = shape.value.serialization.get("name") or "value"
+        emit_key = self.emitter(shape.key)
+        emit_value = self.emitter(shape.value)
+        flattened = bool(shape.serialization.get("flattened"))
+
+        def emit_map(out: list[str], value: Any, tag: str) -> None:
+            if not flattened:
+                out.append(f"<{tag}>")
+            entry = tag if flattened else "entry"
+            for k, v in value.items():
+                out.append(f"<{entry}>")
+                emit_key(out, k, key_tag)
+                emit_value(out, v, value_tag)
+                out.append(f"</{entry}>")
+            if not flattened:
+                out.append(f"</{tag}>")
+
+        return emit_map
+
+    # -- input ----------------------------------------------------------------------
+
+    def read(self, shape: Shape, node: ET.Element) -> Any:
+        """The value of ``node`` for ``shape`` (request payloads of rest-xml)."""
+        kind = shape.type_name
+        if kind == "structure":
+            return self._read_structure(shape, node)
+        if kind == "list":
+            return self._read_list(shape, [node])
+        if kind == "map":
+            return self._read_map(shape, [node])
+        return scalar_from_text(shape, node.text or "", self.timestamp_format)
+
+    def _read_structure(self, shape: Shape, node: ET.Element) -> dict[str, Any]:
+        children: dict[str, list[ET.Element]] = {}
+        for child in node:
+            children.setdefault(_local(child.tag), []).append(child)
+        result: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            if member.serialization.get("location"):
+                continue
+            if member.serialization.get("xmlAttribute"):
+                attr = member.serialization["name"]
+                for key, val in node.attrib.items():
+                    if key == attr or _local(key) == attr.split(":")[-1]:
+                        result[name] = scalar_from_text(member, val, self.timestamp_format)
+                continue
+            found = children.get(member_tag(member, name))
+            if not found:
+                continue
+            if member.type_name == "list" and member.serialization.get("flattened"):
+                result[name] = [self.read(member.member, n) for n in found]
+            elif member.type_name == "map" and member.serialization.get("flattened"):
+                result[name] = self._read_map(member, found)
+            elif member.type_name == "list":
+                result[name] = self._read_list(member, found[:1])
+            else:
+                result[name] = self.read(member, found[0])
+        return result
+
+    def _read_list(self, shape: Shape, nodes: list[ET.Element]) -> list[Any]:
+        item_tag = shape.member.serialization.get("name", "member")
+        return [self.read(shape.member, item) for n in nodes for item in n if _local(item.tag) == item_tag]
+
+    def _read_map(self, shape: Shape, nodes: list[ET.Element]) -> dict[Any, Any]:
+        key_tag = shape.key.serialization.get("name") or "key"
+        value_tag = shape.value.serialization.get("name") or "value"
+        flattened = shape.serialization.get("flattened")
+        entries = nodes if flattened else [e for n in nodes for e in n]
+        result: dict[Any, Any] = {}
+        for entry in entries:
+            key = value = None
+            for part in entry:
+                tag = _local(part.tag)
+                if tag == key_tag:
+                    key = self.read(shape.key, part)
+                elif tag == value_tag:
+                    value = self.read(shape.value, part)
+            if key is not None:
+                result[key] = value
+        return result
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if tag.startswith("{") else tag
+
+
+def parse_document(body: bytes) -> ET.Element:
+    """Parse an XML request body; entity declarations are refused (no XXE, no bombs)."""
+    if b"<!ENTITY" in body or b"<!DOCTYPE" in body:
+        raise WireValueError("XML documents with DTDs or entities are not accepted")
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise WireValueError(f"The XML you provided was not well-formed: {exc}") from exc
+
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'

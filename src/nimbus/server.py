@@ -1,0 +1,88 @@
+"""Running Nimbus: open the runtime, serve HTTP and HTTPS, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from .config import Config
+from .gateway.app import build_app
+from .gateway.runtime import Runtime
+
+log = logging.getLogger("nimbus")
+
+
+async def serve(config: Config, *, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM when running as the main program)."""
+    started = time.perf_counter()
+    runtime = Runtime.open(config)
+    app = build_app(runtime)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
+    await runner.setup()
+    sites = [web.TCPSite(runner, config.host, config.port, backlog=1024, reuse_address=True)]
+    if config.https_port:
+        from .pki import LocalCA
+
+        runtime.ca = LocalCA.load_or_create(config.data_dir / "ca")
+        ssl_context = runtime.ca.server_ssl_context([config.hostname, f"*.s3.{config.hostname}"])
+        sites.append(web.TCPSite(runner, config.host, config.https_port, ssl_context=ssl_context, backlog=1024, reuse_address=True))
+    stop = stop or asyncio.Event()
+    try:
+        for site in sites:
+            await site.start()
+        loop = asyncio.get_running_loop()
+        if ready is None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+        elapsed = time.perf_counter() - started
+        https = f" https://{config.hostname}:{config.https_port}" if config.https_port else ""
+        print(
+            f"Nimbus ready on http://{config.hostname}:{config.port}{https} · data {config.data_dir} · "
+            f"credentials {config.access_key_id}/{config.secret_access_key} (account {config.account_id}) · "
+            f"{elapsed * 1000:.0f} ms",
+            flush=True,
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        runtime.close()
+
+
+def run(config: Config) -> int:
+    logging.basicConfig(
+        level=getattr(logging, config.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    temp_dir: str | None = None
+    if config.ephemeral:
+        temp_dir = tempfile.mkdtemp(prefix="nimbus-")
+        config.data_dir = Path(temp_dir)
+    try:
+        _use_fast_loop()
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"nimbus: cannot start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+    return 0
+
+
+def _use_fast_loop() -> None:
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

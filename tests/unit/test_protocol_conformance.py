@@ -1,0 +1,489 @@
+"""Conformance of nimbus.protocol against botocore's own serializers and parsers.
+
+For every operation of a set of services spanning the six AWS protocols:
+
+* requests: random input (``shapegen``) → botocore's client serializer → an
+  ``HttpRequest`` as a server would see it → our ``resolve_operation`` + ``parse`` →
+  must give back the same operation and the same parameters;
+* responses: random output → our ``serialize`` → botocore's response parser → must give
+  back the same output;
+* errors: every modeled error (and a generic code) → our ``serialize_error`` → botocore's
+  parser → same code, message and HTTP status.
+
+Parametrized by service (and protocol, for CloudWatch), failures collected per
+service.  Known protocol bugs are listed in ``KNOWN_BUGS``: they are left out of the
+per-service tests and each runs as its own ``xfail`` case, so the rest stays useful.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import math
+import pprint
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.awsrequest import HeadersDict, create_request_object, prepare_request_dict
+from botocore.model import OperationModel, Shape
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from multidict import CIMultiDict
+
+from nimbus.errors import ServiceError
+from nimbus.protocol import get_protocol, load_service_model, protocol_for
+from nimbus.protocol.http import BytesStream, HttpRequest, OutgoingBody
+
+from shapegen import ShapeGen, seed_for
+
+# service -> protocols exercised (CloudWatch speaks all three of its listed protocols).
+SERVICES: dict[str, list[str]] = {
+    "sts": ["query"],
+    "iam": ["query"],
+    "ec2": ["ec2"],
+    "kms": ["json"],
+    "logs": ["json"],
+    "ssm": ["json"],
+    "dynamodb": ["json"],
+    "efs": ["rest-json"],
+    "lambda": ["rest-json"],
+    "apigateway": ["rest-json"],
+    "s3": ["rest-xml"],
+    "route53": ["rest-xml"],
+    "s3control": ["rest-xml"],
+    "cloudfront": ["rest-xml"],
+    "cloudwatch": ["smithy-rpc-v2-cbor", "json", "query"],
+}
+CASES = [(s, p) for s, ps in SERVICES.items() for p in ps]
+
+
+def case_id(case: tuple[str, str]) -> str:
+    service, protocol = case
+    return service if len(SERVICES[service]) == 1 else f"{service}-{protocol}"
+
+
+# Operations that cannot round-trip through a plain serializer/parser pair, by reason.
+SKIP_BUDGET = 3  # per service and direction
+
+# (case id, direction) -> {operation: bug}.  Each entry runs as an xfail case below;
+# remove it once the bug is fixed (the case then XPASSes).
+KNOWN_BUGS: dict[tuple[str, str], dict[str, str]] = {}
+
+ENDPOINT = "http://localhost:4566"
+SAMPLES = 2  # random inputs per operation and direction
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def run(coro):
+    return asyncio.get_event_loop_policy().new_event_loop().run_until_complete(coro)
+
+
+def has_event_stream(shape: Shape | None) -> bool:
+    if shape is None:
+        return False
+    for member in shape.members.values():
+        if member.serialization.get("eventstream") or getattr(member, "is_event_stream", False):
+            return True
+        if member.type_name == "structure" and member.metadata.get("eventstream"):
+            return True
+    return False
+
+
+def streaming_payload(shape: Shape | None) -> str | None:
+    if shape is None:
+        return None
+    payload = shape.serialization.get("payload")
+    if payload and shape.members[payload].type_name in ("blob", "string"):
+        return payload
+    return None
+
+
+def request_ms_ok(protocol: str):
+    """Whether botocore's default client serializer keeps sub-seconds for a timestamp."""
+
+    def ms_ok(shape: Shape, location: str | None) -> bool:
+        fmt = shape.serialization.get("timestampFormat")
+        if fmt is None:
+            if location in ("uri", "querystring") or protocol in ("query", "ec2", "rest-xml"):
+                fmt = "iso8601"
+            else:
+                fmt = "unixTimestamp"  # json, rest-json, cbor: whole epoch seconds
+        return fmt == "iso8601"
+
+    return ms_ok
+
+
+def response_ms_ok(shape: Shape, location: str | None) -> bool:
+    return shape.serialization.get("timestampFormat") != "rfc822"
+
+
+def to_http_request(request_dict: dict[str, Any], stream: bool) -> HttpRequest:
+    """What a server sees of a botocore-built request."""
+    prepare_request_dict(request_dict, endpoint_url=ENDPOINT)
+    prepared = create_request_object(request_dict).prepare()
+    url = urlsplit(prepared.url)
+    body = prepared.body
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    elif hasattr(body, "read"):
+        body = body.read()
+    headers: CIMultiDict[str] = CIMultiDict()
+    for k, v in prepared.headers.items():
+        headers.add(k, v.decode("latin-1") if isinstance(v, bytes) else v)
+    if stream:
+        # The gateway hands streamed payloads (object bodies) over as a stream.
+        return HttpRequest(prepared.method, url.path, url.query, headers, b"", stream=BytesStream(body))
+    return HttpRequest(prepared.method, url.path, url.query, headers, body)
+
+
+def normalize(shape: Shape, value: Any) -> Any:
+    """One comparable form for a value of ``shape``: aware UTC datetimes, bytes blobs."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        if shape.is_document_type or not isinstance(value, dict):
+            return value
+        return {
+            k: normalize(shape.members[k], v) if k in shape.members else v for k, v in value.items() if v is not None
+        }
+    if kind == "list" and isinstance(value, list):
+        return [normalize(shape.member, v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: normalize(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return value
+    if kind == "blob":
+        if isinstance(value, str):
+            return value.encode("utf-8")
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        return value
+    if kind in ("float", "double") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def drop_empty(value: Any, *, lists: bool = True, maps: bool = True, structs: bool = False) -> Any:
+    """Remove members whose value is an empty list/map/structure, recursively."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = drop_empty(v, lists=lists, maps=maps, structs=structs)
+            if isinstance(v, list) and not v and lists:
+                continue
+            if isinstance(v, dict) and not v and (maps or structs):
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [drop_empty(v, lists=lists, maps=maps, structs=structs) for v in value]
+    return value
+
+
+def first_diff(expected: Any, actual: Any, path: str = "") -> str | None:
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for k in list(expected) + [k for k in actual if k not in expected]:
+            if k not in actual:
+                return f"{path}.{k}: missing (expected {expected[k]!r:.120})"
+            if k not in expected:
+                return f"{path}.{k}: unexpected {actual[k]!r:.120}"
+            d = first_diff(expected[k], actual[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            return f"{path}: {len(expected)} items expected, got {len(actual)}: {actual!r:.200}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            d = first_diff(e, a, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    if isinstance(expected, float) and isinstance(actual, float) and math.isnan(expected) and math.isnan(actual):
+        return None
+    if expected != actual or type(expected) is not type(actual) and not (
+        isinstance(expected, (int, float)) and isinstance(actual, (int, float))
+    ):
+        return f"{path or '<root>'}: expected {expected!r:.200}, got {actual!r:.200}"
+    return None
+
+
+class Report:
+    def __init__(self, case: tuple[str, str], direction: str) -> None:
+        self.case = case
+        self.direction = direction
+        self.known = KNOWN_BUGS.get((case_id(case), direction), {})
+        self.passed = 0
+        self.skipped: dict[str, str] = {}
+        self.xfailed: list[str] = []
+        self.failures: list[tuple[str, str]] = []
+
+    def skip(self, op: str, reason: str) -> None:
+        self.skipped[op] = reason
+
+    def record(self, op: str, problem: str | None) -> None:
+        if op in self.known:
+            self.xfailed.append(op)  # checked by test_known_bug
+        elif problem is None:
+            self.passed += 1
+        else:
+            self.failures.append((op, problem))
+
+    def finish(self) -> None:
+        name = case_id(self.case)
+        print(
+            f"\n{name} {self.direction}: {self.passed} passed, {len(self.skipped)} skipped, "
+            f"{len(self.xfailed)} xfail (known bugs), {len(self.failures)} failed"
+        )
+        for op, reason in self.skipped.items():
+            print(f"  skip {op}: {reason}")
+        assert len(self.skipped) <= SKIP_BUDGET, f"too many skips: {self.skipped}"
+        if self.failures:
+            shown = "\n".join(f"- {op}: {problem}" for op, problem in self.failures[:8])
+            ops = ", ".join(op for op, _ in self.failures)
+            raise AssertionError(
+                f"{name} {self.direction}: {len(self.failures)} operations fail: {ops}\nfirst failures:\n{shown}"
+            )
+
+
+# -- requests ----------------------------------------------------------------------
+
+
+def request_skip_reason(op: OperationModel, protocol: str) -> str | None:
+    if has_event_stream(op.input_shape):
+        return "input event stream (not a request/response payload)"
+    return None
+
+
+def normalize_request_expected(op: OperationModel, protocol: str, params: dict[str, Any]) -> dict[str, Any]:
+    shape = op.input_shape
+    if shape is None:
+        return params
+    expected = normalize(shape, params)
+    if protocol in ("rest-json", "rest-xml"):
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            value = expected.get(name)
+            # An empty list in the query string or a header, or an empty header map,
+            # puts nothing on the wire (botocore skips it).
+            if location in ("querystring", "header", "headers") and value in ([], {}):
+                expected.pop(name)
+        payload = shape.serialization.get("payload")
+        if payload and shape.members[payload].type_name in ("blob", "string") and expected.get(payload) in (b"", ""):
+            # An empty payload body is indistinguishable from none.
+            expected.pop(payload)
+    return expected
+
+
+async def parse_request(protocol: str, model, op: OperationModel, params: dict[str, Any]) -> str | None:
+    serializer = create_serializer(protocol, include_validation=False)
+    request_dict = serializer.serialize_to_request(copy.deepcopy(params), op)
+    payload = streaming_payload(op.input_shape)
+    streamed = bool(payload and op.input_shape.members[payload].serialization.get("streaming"))
+    request = to_http_request(request_dict, streamed)
+    proto = get_protocol(protocol)
+    if len(SERVICES[model.service_name]) > 1:
+        chosen = protocol_for(model, request).name
+        if chosen != protocol:
+            return f"protocol_for chose {chosen}"
+    try:
+        resolved = proto.resolve_operation(model, request)
+    except ServiceError as exc:
+        return f"resolve_operation raised {exc.code}: {exc.message} ({request.method} {request.path}?{request.query})"
+    if resolved.name != op.name:
+        return f"resolved to {resolved.name} ({request.method} {request.path}?{request.query})"
+    try:
+        parsed = await proto.parse(op, request)
+    except ServiceError as exc:
+        return f"parse raised {exc.code}: {exc.message}"
+    if payload and payload in parsed and hasattr(parsed[payload], "read"):
+        data = await parsed[payload].read()
+        if data == b"" and not params.get(payload):
+            parsed.pop(payload)  # no body sent: the stream is simply empty
+        else:
+            parsed[payload] = data if op.input_shape.members[payload].type_name == "blob" else data.decode()
+    expected = normalize_request_expected(op, protocol, params)
+    actual = normalize(op.input_shape, parsed) if op.input_shape is not None else parsed
+    diff = first_diff(expected, actual)
+    if diff:
+        return f"{diff}\n    wire: {request.method} {request.path}?{request.query[:300]} body={request.body[:300]!r}"
+    return None
+
+
+def check_request(case: tuple[str, str], op_name: str) -> str | None:
+    service, protocol = case
+    model = load_service_model(service)
+    op = model.operation_model(op_name)
+    for sample in range(SAMPLES):
+        gen = ShapeGen(
+            seed_for(service, protocol, op_name, "in", str(sample)),
+            ms_ok=request_ms_ok(protocol),
+            # Form parameters cannot say "empty list" in ec2 (botocore writes nothing)
+            # nor "empty map" in either flattened protocol: those only exist as absent,
+            # which would also leave gaps in the numbering of the list around them.
+            empty_lists=protocol != "ec2",
+            empty_maps=protocol not in ("query", "ec2"),
+        )
+        params = gen.top(op.input_shape) if op.input_shape is not None else {}
+        try:
+            problem = run(parse_request(protocol, model, op, params))
+        except Exception as exc:  # a crash is a failure, not an error of the suite
+            problem = f"crashed: {type(exc).__name__}: {exc}"
+        if problem:
+            return f"{problem}\n    input: {pprint.pformat(params, width=160)[:600]}"
+    return None
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_requests_round_trip(case):
+    service, protocol = case
+    model = load_service_model(service)
+    report = Report(case, "request")
+    for op_name in model.operation_names:
+        op = model.operation_model(op_name)
+        reason = request_skip_reason(op, protocol)
+        if reason:
+            report.skip(op_name, reason)
+            continue
+        report.record(op_name, check_request(case, op_name))
+    report.finish()
+
+
+# -- responses ---------------------------------------------------------------------
+
+
+def response_skip_reason(op: OperationModel, protocol: str) -> str | None:
+    if has_event_stream(op.output_shape):
+        return "output event stream"
+    return None
+
+
+def normalize_response_expected(op: OperationModel, protocol: str, output: dict[str, Any]) -> dict[str, Any]:
+    shape = op.output_shape
+    expected = normalize(shape, output)
+    if protocol in ("query", "ec2", "rest-xml"):
+        # XML: botocore's parser reads an empty wrapper element as absent for lists and
+        # maps (and a flattened empty list writes no element at all).
+        expected = drop_empty(expected, lists=True, maps=True)
+    for name, member in shape.members.items():
+        if member.serialization.get("location") == "headers" and expected.get(name) == {}:
+            expected.pop(name)  # an empty header map writes no header
+    return expected
+
+
+async def _drain(body: OutgoingBody) -> bytes:
+    return b"".join([chunk async for chunk in body])
+
+
+def check_response(case: tuple[str, str], op_name: str) -> str | None:
+    service, protocol = case
+    model = load_service_model(service)
+    op = model.operation_model(op_name)
+    proto = get_protocol(protocol)
+    parser = create_parser(protocol)
+    for sample in range(SAMPLES):
+        gen = ShapeGen(seed_for(service, protocol, op_name, "out", str(sample)), ms_ok=response_ms_ok)
+        output = gen.top(op.output_shape)
+        try:
+            response = proto.serialize(op, copy.deepcopy(output), "req-0001")
+            body = response.body
+            if isinstance(body, OutgoingBody):
+                body = run(_drain(body))
+            parsed = parser.parse(
+                {"status_code": response.status, "headers": HeadersDict(response.headers), "body": body},
+                op.output_shape,
+            )
+        except Exception as exc:
+            return f"crashed: {type(exc).__name__}: {exc}\n    output: {pprint.pformat(output, width=160)[:600]}"
+        parsed.pop("ResponseMetadata", None)
+        expected = normalize_response_expected(op, protocol, output)
+        actual = normalize(op.output_shape, parsed)
+        diff = first_diff(expected, actual)
+        if diff:
+            return f"{diff}\n    wire: {response.status} {dict(response.headers)} {body[:400]!r}"
+    return None
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_responses_round_trip(case):
+    service, protocol = case
+    model = load_service_model(service)
+    report = Report(case, "response")
+    for op_name in model.operation_names:
+        op = model.operation_model(op_name)
+        if op.output_shape is None:
+            continue
+        reason = response_skip_reason(op, protocol)
+        if reason:
+            report.skip(op_name, reason)
+            continue
+        report.record(op_name, check_response(case, op_name))
+    report.finish()
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def error_code(shape: Shape, protocol: str) -> str:
+    """The code a client sees for a modeled error."""
+    if protocol in ("query", "ec2", "rest-xml"):
+        return shape.metadata.get("error", {}).get("code", shape.name)
+    return shape.name
+
+
+def check_error(case: tuple[str, str], code: str, expected_status: int, model) -> str | None:
+    service, protocol = case
+    proto = get_protocol(protocol)
+    parser = create_parser(protocol)
+    message = "it went <wrong> & \"badly\" — ünïcode"
+    response = proto.serialize_error(model, ServiceError(code, message), "req-0002")
+    try:
+        parsed = parser.parse(
+            {"status_code": response.status, "headers": HeadersDict(response.headers), "body": response.body}, None
+        )
+    except Exception as exc:
+        return f"crashed: {type(exc).__name__}: {exc}"
+    error = parsed.get("Error", {})
+    got = (error.get("Code"), error.get("Message"), parsed["ResponseMetadata"]["HTTPStatusCode"])
+    if got != (code, message, expected_status):
+        return f"expected {(code, message, expected_status)}, got {got}; wire {response.status} {dict(response.headers)} {response.body[:300]!r}"
+    return None
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_errors_round_trip(case):
+    service, protocol = case
+    model = load_service_model(service)
+    report = Report(case, "error")
+    errors = [(error_code(s, protocol), s.metadata.get("error", {}).get("httpStatusCode", 400)) for s in model.error_shapes]
+    errors.append(("SomethingGeneric", 400))
+    for code, status in errors:
+        report.record(code, check_error(case, code, status, model))
+    report.finish()
+
+
+# -- known bugs --------------------------------------------------------------------
+
+_CHECKS = {"request": check_request, "response": check_response}
+
+
+def _known_cases():
+    for (cid, direction), ops in KNOWN_BUGS.items():
+        case = next(c for c in CASES if case_id(c) == cid)
+        for op, bug in ops.items():
+            yield pytest.param(case, direction, op, id=f"{cid}-{direction}-{op}", marks=pytest.mark.xfail(reason=bug))
+
+
+@pytest.mark.parametrize("case,direction,op", list(_known_cases()) or [pytest.param(None, None, None, marks=pytest.mark.skip(reason="no known bugs"))])
+def test_known_bug(case, direction, op):
+    problem = _CHECKS[direction](case, op)
+    assert problem is None, problem
