@@ -238,7 +238,7 @@ class Server:
         _TMPDIRS.append(self.data_dir)
         self.log_path = os.path.join(self.data_dir, "server.log")
         cmd = shlex.split(self.cmd_template.format(
-            python=shlex.quote(sys.executable), port=self.port,
+            python=shlex.quote(sys.executable), port=self.port, https_port=free_port(),
             data_dir=shlex.quote(self.data_dir), host=HOST))
         env = dict(os.environ)
         for k in list(env):
@@ -539,24 +539,25 @@ def s3_timed(s3, bucket: str, prefix: str, size: int, threads: int, duration: fl
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     n_put = sum(len(k) for k in keys)
-    res["put_ops"] = n_put / wall
-    res["put_mibs"] = n_put * size / MiB / wall
+    # no successful operation = no number (n/a), never a misleading 0
+    res["put_ops"] = n_put / wall if n_put else None
+    res["put_mibs"] = n_put * size / MiB / wall if n_put else None
     res["put_client_cpu"] = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall
     t0 = time.perf_counter()
     got = _run_threads(threads, getter)
     wall = time.perf_counter() - t0
     ru2 = resource.getrusage(resource.RUSAGE_SELF)
     n_get = sum(g for g in got if isinstance(g, int))
-    res["get_ops"] = n_get / wall
-    res["get_mibs"] = n_get * size / MiB / wall
+    res["get_ops"] = n_get / wall if n_get else None
+    res["get_mibs"] = n_get * size / MiB / wall if n_get else None
     res["get_client_cpu"] = (ru2.ru_utime + ru2.ru_stime - ru1.ru_utime - ru1.ru_stime) / wall
     res["put_errors"], res["get_errors"] = len(errors["put"]), len(errors["get"])
-    res["error_samples"] = (errors["put"] + errors["get"])[:3]
+    res["error_samples"] = list(dict.fromkeys(errors["put"] + errors["get"]))[:3]
     return res
 
 
 def s3_big(s3, server: Server, bucket: str, size: int, reps: int, payload: bytes) -> dict:
-    """Sequential PUTs then GETs of one big object; RSS sampled during the whole phase."""
+    """Sequential PUTs (overwriting one key) then GETs of it; RSS sampled throughout."""
     base = tree_rss_mib(server.pid)
     sampler = RssSampler(server.pid)
     sampler.start()
@@ -565,7 +566,7 @@ def s3_big(s3, server: Server, bucket: str, size: int, reps: int, payload: bytes
         for i in range(reps):
             t0 = time.perf_counter()
             try:
-                s3.put_object(Bucket=bucket, Key=f"big/{i}", Body=payload)
+                s3.put_object(Bucket=bucket, Key="big", Body=payload)  # overwrite: one object kept
                 put_t.append(time.perf_counter() - t0)
             except Exception as e:  # noqa: BLE001
                 errs.append(f"PUT {type(e).__name__}: {e}"[:200])
@@ -574,7 +575,7 @@ def s3_big(s3, server: Server, bucket: str, size: int, reps: int, payload: bytes
                 break
             t0 = time.perf_counter()
             try:
-                got = _read_body(s3.get_object(Bucket=bucket, Key=f"big/{i % len(put_t)}"))
+                got = _read_body(s3.get_object(Bucket=bucket, Key="big"))
                 if got != size:
                     raise ValueError(f"short body {got} != {size}")
                 get_t.append(time.perf_counter() - t0)
@@ -586,8 +587,10 @@ def s3_big(s3, server: Server, bucket: str, size: int, reps: int, payload: bytes
         "put_mibs": size / MiB / statistics.median(put_t) if put_t else None,
         "get_mibs": size / MiB / statistics.median(get_t) if get_t else None,
         "put_times": put_t, "get_times": get_t,
-        "peak_rss": peak, "base_rss": base, "hwm": hwm_mib(server.pid),
-        "errors": errs, "samples": sampler.samples,
+        # a peak only means something if bytes actually moved
+        "peak_rss": peak if (put_t or get_t) else None, "peak_seen": peak,
+        "base_rss": base, "hwm": hwm_mib(server.pid),
+        "errors": list(dict.fromkeys(errs)), "samples": sampler.samples,
     }
 
 
@@ -688,8 +691,9 @@ def main() -> int:
     ap.add_argument("--json", dest="json_out", help="also write raw results as JSON here")
     ap.add_argument("--nimbus-cmd",
                     default="{python} -m nimbus start --host {host} --port {port} "
-                            "--data-dir {data_dir}",
-                    help="command template for Nimbus ({python} {host} {port} {data_dir})")
+                            "--https-port {https_port} --data-dir {data_dir}",
+                    help="command template for Nimbus ({python} {host} {port} {https_port} "
+                         "{data_dir}; {https_port} is a second free port)")
     ap.add_argument("--nimbus-ready-path", default="/_nimbus/health",
                     help="GET path that must answer 200 once Nimbus is ready")
     ap.add_argument("--moto-cmd",
@@ -744,6 +748,7 @@ def main() -> int:
     notes: list[str] = []
     failed: dict[str, str] = {}
     info = machine_info()
+    load_before = os.getloadavg()
     t_all = time.perf_counter()
 
     def log(msg):
@@ -840,19 +845,19 @@ def main() -> int:
                 rb = s3_big(s3, s, bucket, big_size, P["big_reps"], big)
                 R[n]["s3_big"] = rb
                 log(f"{n} S3 {args.big_mib} MiB: PUT {fmt(rb['put_mibs'])} MiB/s "
-                    f"GET {fmt(rb['get_mibs'])} MiB/s, peak RSS {rb['peak_rss']:.0f} MiB "
+                    f"GET {fmt(rb['get_mibs'])} MiB/s, peak RSS {rb['peak_seen']:.0f} MiB "
                     f"(before {rb['base_rss']:.0f}, VmHWM {rb['hwm']:.0f})")
                 if rb["errors"]:
                     notes.append(f"{n}: S3 {args.big_mib} MiB errors: {rb['errors'][:3]}")
                 r4 = s3_timed(s3, bucket, "small", 4096, P["small_threads"],
                               P["small_duration"], small)
                 R[n]["s3_4k"] = r4
-                log(f"{n} S3 4 KiB x{P['small_threads']}: PUT {r4['put_ops']:.0f}/s "
-                    f"GET {r4['get_ops']:.0f}/s (client cpu {r4['put_client_cpu']:.2f}/"
+                log(f"{n} S3 4 KiB x{P['small_threads']}: PUT {fmt(r4['put_ops'])}/s "
+                    f"GET {fmt(r4['get_ops'])}/s (client cpu {r4['put_client_cpu']:.2f}/"
                     f"{r4['get_client_cpu']:.2f})")
                 r1 = s3_timed(s3, bucket, "mid", MiB, 1, P["mid_duration"], mid)
                 R[n]["s3_1m"] = r1
-                log(f"{n} S3 1 MiB: PUT {r1['put_mibs']:.1f} MiB/s GET {r1['get_mibs']:.1f} MiB/s")
+                log(f"{n} S3 1 MiB: PUT {fmt(r1['put_mibs'])} MiB/s GET {fmt(r1['get_mibs'])} MiB/s")
                 for label, rr in (("4 KiB", r4), ("1 MiB", r1)):
                     if rr["put_errors"] or rr["get_errors"]:
                         notes.append(f"{n}: S3 {label}: {rr['put_errors']} PUT / "
@@ -869,12 +874,14 @@ def main() -> int:
                     f"1 MiB {d['s3_1m']['put_client_cpu']:.2f}/{d['s3_1m']['get_client_cpu']:.2f}")
             if "s3_big" in d:
                 bt = d["s3_big"]
-                notes.append(f"{n}: {args.big_mib} MiB PUT times (s) "
-                             + ", ".join(f"{t:.2f}" for t in bt["put_times"])
-                             + "; GET times (s) " + ", ".join(f"{t:.2f}" for t in bt["get_times"]))
+                if bt["put_times"] or bt["get_times"]:
+                    notes.append(f"{n}: {args.big_mib} MiB PUT times (s) "
+                                 + ", ".join(f"{t:.2f}" for t in bt["put_times"])
+                                 + "; GET times (s) "
+                                 + ", ".join(f"{t:.2f}" for t in bt["get_times"]))
                 notes.append(f"{n}: RSS before the {args.big_mib} MiB phase "
                              f"{d['s3_big']['base_rss']:.1f} MiB, peak "
-                             f"{d['s3_big']['peak_rss']:.1f} MiB "
+                             f"{d['s3_big']['peak_seen']:.1f} MiB "
                              f"({d['s3_big']['samples']} samples), VmHWM {d['s3_big']['hwm']:.1f} MiB")
     finally:
         for s in servers.values():
@@ -936,7 +943,12 @@ def main() -> int:
                                ("×" in r.get("target", "") and r["moto"] is None)):
             r["check"] = None
             r["target"] = r.get("target", "")
-    notes.append(f"total benchmark time {time.perf_counter() - t_all:.0f} s")
+    load_after = os.getloadavg()
+    busy = max(load_before[0], load_after[0]) > 0.5 * (info["nproc"] or 1)
+    notes.append(f"total benchmark time {time.perf_counter() - t_all:.0f} s; load average "
+                 f"(1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+                 + (" — **the machine was busy with other work: numbers are noisy**"
+                    if busy else ""))
     report = render(rows, info, notes, args)
     print(report)
     if args.output:

@@ -204,7 +204,7 @@ def test_clock_skew(service, method, code, status):
 
 
 def test_s3_presigned_url_from_generate_presigned_url():
-    c = client("s3")
+    c = client("s3", signature_version="s3v4")
     key = "photos/2024/a b+c ü.jpg"
     url = c.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": key}, ExpiresIn=300)
     req = to_http_request(AWSRequest("GET", url, headers={}))
@@ -226,7 +226,7 @@ def test_s3_presigned_url_from_generate_presigned_url():
 
 
 def test_s3_presigned_put_with_token_and_signed_header():
-    c = client("s3", token="TOKEN/+=")
+    c = client("s3", token="TOKEN/+=", signature_version="s3v4")
     url = c.generate_presigned_url(
         "put_object", Params={"Bucket": "bkt", "Key": "k", "ContentType": "text/plain"}, ExpiresIn=60
     )
@@ -250,7 +250,11 @@ def test_presigned_missing_params():
 
 def test_non_s3_presigned_sts():
     c = client("sts")
+    # the model's method (POST) is what boto3 signs unless HttpMethod is given
     url = c.generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    cred = verify(to_http_request(AWSRequest("POST", url, headers={})))
+    expect_error("SignatureDoesNotMatch", 403, verify, to_http_request(AWSRequest("GET", url, headers={})))
+    url = c.generate_presigned_url("get_caller_identity", ExpiresIn=60, HttpMethod="GET")
     req = to_http_request(AWSRequest("GET", url, headers={}))
     cred = verify(req)
     assert cred.service == "sts" and cred.presigned and cred.expires == 60
@@ -331,7 +335,7 @@ class CapturingS3(_Capturing, S3SigV4Auth):
         (CapturingSigV4, "sts", "https://sts.amazonaws.com/", "POST", b"Action=GetCallerIdentity&Version=2011-06-15"),
         (CapturingSigV4, "lambda", "https://l.test/2015-03-31/functions/arn%3Aaws%3Alambda%3Ax/a%20b//c/./d/../e",
          "GET", b""),
-        (CapturingSigV4, "execute-api", "https://api.test/prod/a%2Fb?b=2&a=1&a=0&c=%7E&d=a%20b", "GET", b""),
+        (CapturingSigV4, "execute-api", "https://api.test/prod/a%2Fb?b=2&a=1&a=0&c=~&d=a%20b", "GET", b""),
         (CapturingS3, "s3", "https://s3.test/bkt/a%20b/c%2Bd//e/./f?list-type=2&prefix=a%2Fb&x=", "GET", b""),
         (CapturingS3, "s3", "https://s3.test/bkt/k", "PUT", b"data"),
     ],

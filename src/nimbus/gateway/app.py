@@ -23,6 +23,7 @@ from aiohttp import web
 from .. import __version__, services
 from ..accounts import ANONYMOUS, Principal
 from ..auth.checksums import HashingStream
+from ..auth.chunked import AwsChunkedStream
 from ..auth.errors import auth_error
 from ..auth.sigv4 import SigV4Credential, parse_sigv4, verify_sigv4
 from ..errors import ServiceError, internal_failure, not_implemented
@@ -88,9 +89,11 @@ class Gateway:
             if not eager and not streaming:
                 http.body = op_request.body = await read_body(request.content, self.config.max_request_body)
 
+            if streaming:  # the signature covers the claimed hash; the stream checks the bytes
+                http.stream = RequestBodyStream(request.content, request.content_length)
             principal, signing_key = self._authenticate(http, target, credential)
             if streaming:
-                op_request.stream = self._input_stream(request, credential, signing_key)
+                op_request.stream = self._input_stream(http, credential, signing_key)
 
             params = await protocol.parse(op, op_request)
             protocol.validate(op, params)
@@ -150,14 +153,12 @@ class Gateway:
         signing_key = verify_sigv4(http, credential, found.secret_access_key, now=self.runtime.clock.wall_now())
         return found.principal, signing_key
 
-    def _input_stream(self, request: web.Request, credential: SigV4Credential | None, signing_key: bytes | None):
-        headers = request.headers
-        raw = RequestBodyStream(request.content, request.content_length)
+    def _input_stream(self, http: HttpRequest, credential: SigV4Credential | None, signing_key: bytes | None):
+        headers = http.headers
+        raw = http.stream
         mode = (credential.content_sha256 if credential else None) or headers.get("x-amz-content-sha256", "")
-        if mode in STREAMING_MODES or "aws-chunked" in headers.get("Content-Encoding", ""):
-            from ..auth.chunked import AwsChunkedStream
-
-            return AwsChunkedStream.for_request(raw, headers, credential, signing_key)
+        if mode in STREAMING_MODES:
+            return AwsChunkedStream.for_request(replace(http, stream=raw), credential, signing_key)
         if credential is not None and len(mode) == 64 and not credential.presigned:
             return HashingStream(raw, mode)
         return raw
@@ -194,14 +195,13 @@ class Gateway:
                 return resp
             transport = request.transport
             if isinstance(body, FileBody) and transport is not None and not request.secure:
+                # Zero-copy: the kernel moves the bytes (plain HTTP only; TLS must encrypt them).
                 loop = asyncio.get_running_loop()
-                with open(body.path, "rb") as f:
-                    try:
-                        await loop.sendfile(transport, f, body.offset, body.length)
-                        await resp.write_eof()
-                        return resp
-                    except NotImplementedError:
-                        pass
+                for f, offset, length in body.segments:
+                    if length:
+                        await loop.sendfile(transport, f, offset, length)
+                await resp.write_eof()
+                return resp
             async for chunk in body:
                 await resp.write(chunk)
             await resp.write_eof()

@@ -7,9 +7,8 @@ conformance tests can drive them directly with botocore-built requests.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Mapping, Protocol, runtime_checkable
+from typing import AsyncIterator, BinaryIO, Mapping, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -81,23 +80,30 @@ class OutgoingBody:
 
 
 class FileBody(OutgoingBody):
-    """A byte range of a file on disk, sent with ``sendfile`` when the transport allows."""
+    """Byte ranges of files already opened by the handler, sent with ``sendfile`` when possible.
 
-    def __init__(self, path: str | os.PathLike[str], offset: int, length: int) -> None:
-        self.path = os.fspath(path)
-        self.offset = offset
-        self.length = length
+    Handlers open the files while they hold a consistent view of the record, so a
+    concurrent overwrite that unlinks the old bytes cannot pull them away mid-response.
+    """
+
+    def __init__(self, segments: list[tuple[BinaryIO, int, int]]) -> None:
+        self.segments = segments  # (open file, offset, length)
+        self.length = sum(length for _, _, length in segments)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
-        remaining = self.length
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
+        for f, offset, length in self.segments:
+            f.seek(offset)
+            remaining = length
             while remaining > 0:
                 chunk = f.read(min(remaining, 1 << 20))
                 if not chunk:
                     break
                 remaining -= len(chunk)
                 yield chunk
+
+    async def close(self) -> None:
+        for f, _, _ in self.segments:
+            f.close()
 
 
 class IterBody(OutgoingBody):

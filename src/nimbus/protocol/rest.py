@@ -41,6 +41,10 @@ class _Route:
     pattern: re.Pattern[str]
     labels: list[str]
     query_literals: dict[str, str | None]  # key -> required value (None: any value)
+    # Required members in the query string or headers also tell operations apart
+    # (S3's UploadPart needs uploadId and partNumber; CopyObject needs x-amz-copy-source).
+    required_query: tuple[str, ...]
+    required_headers: tuple[str, ...]
     specificity: tuple[int, int, int]
 
 
@@ -70,8 +74,28 @@ def _compile_route(op: OperationModel) -> _Route:
     for part in filter(None, query.split("&")):
         key, eq, value = part.partition("=")
         query_literals[key] = value if eq else None
-    specificity = (len(query_literals), literal_chars, -greedy)
-    return _Route(op.name, op.http.get("method", "POST"), re.compile(f"^{regex}$"), labels, query_literals, specificity)
+    required_query: list[str] = []
+    required_headers: list[str] = []
+    shape = op.input_shape
+    if shape is not None:
+        for name in shape.required_members:
+            member = shape.members[name]
+            location = member.serialization.get("location")
+            if location == "querystring":
+                required_query.append(member.serialization.get("name", name))
+            elif location == "header":
+                required_headers.append(member.serialization.get("name", name))
+    specificity = (len(query_literals) + len(required_query) + len(required_headers), literal_chars, -greedy)
+    return _Route(
+        op.name,
+        op.http.get("method", "POST"),
+        re.compile(f"^{regex}$"),
+        labels,
+        query_literals,
+        tuple(required_query),
+        tuple(required_headers),
+        specificity,
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -123,8 +147,10 @@ class RestProtocol(Protocol):
             path_matched = True
             if route.method != method:
                 continue
-            if all(
-                k in query and (v is None or query_values.get(k) == v) for k, v in route.query_literals.items()
+            if (
+                all(k in query and (v is None or query_values.get(k) == v) for k, v in route.query_literals.items())
+                and all(k in query for k in route.required_query)
+                and all(h in request.headers for h in route.required_headers)
             ):
                 return route, match
         if path_matched:
@@ -317,6 +343,14 @@ class RestXmlProtocol(RestProtocol):
         return new_headers(x_amzn_RequestId=request_id)
 
     def _serialize_body(self, model: ServiceModel, shape: Shape, value: Any, root: str) -> bytes:
+        body_members = [(n, m) for n, m in shape.members.items() if not m.serialization.get("location")] if shape.type_name == "structure" else []
+        if len(body_members) == 1 and body_members[0][1].serialization.get("name", body_members[0][0]) == root and body_members[0][1].type_name == "string":
+            # A structure whose only member names the root (S3's GetBucketLocation):
+            # AWS writes the value as the root's text, <LocationConstraint>eu-west-1</...>.
+            ns = _service_namespace(model)
+            text = escape(str(value.get(body_members[0][0], "")))
+            ns_attr = f' xmlns="{ns}"' if ns else ""
+            return f"{XML_DECLARATION}<{root}{ns_attr}>{text}</{root}>".encode()
         out = [XML_DECLARATION]
         _xml_compiler(model).emitter(shape)(out, value, root)
         ns = _service_namespace(model)

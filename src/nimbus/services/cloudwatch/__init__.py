@@ -1,0 +1,1 @@
+"""Amazon CloudWatch: custom metrics (PutMetricData, ListMetrics, GetMetricStatistics, GetMetricData)."""

@@ -1,0 +1,1 @@
+"""Amazon EFS: file systems (control plane)."""

@@ -1,0 +1,1 @@
+"""AWS KMS: symmetric keys, aliases, envelope encryption with real AES-256-GCM."""
