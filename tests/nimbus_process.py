@@ -19,6 +19,12 @@ from botocore.config import Config as BotoConfig
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def aws_cli() -> str:
+    """The AWS CLI installed beside this Python (the test venv's), else the one on PATH."""
+    beside = Path(sys.executable).with_name("aws")
+    return str(beside) if beside.exists() else "aws"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,6 +128,6 @@ class NimbusServer:
     def aws(self, *args: str, region: str = "us-east-1", check: bool = True) -> subprocess.CompletedProcess:
         """Run the AWS CLI against this server."""
         return subprocess.run(
-            ["aws", "--endpoint-url", self.endpoint, *args], env=self.cli_env(region),
+            [aws_cli(), "--endpoint-url", self.endpoint, *args], env=self.cli_env(region),
             capture_output=True, text=True, check=check, timeout=120,
         )

@@ -122,6 +122,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_features(args: argparse.Namespace) -> int:
+    from .features import feature_table
+
+    print(feature_table())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nimbus", description="An AWS-compatible cloud on one machine.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = sub.add_parser("settings", help="print every setting with its variable and default")
     settings.set_defaults(func=cmd_settings)
+
+    features = sub.add_parser("features", help="print the feature table: implemented operations per service")
+    features.set_defaults(func=cmd_features)
 
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

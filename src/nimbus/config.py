@@ -36,6 +36,7 @@ SETTINGS: dict[str, Setting] = {
     "fsync": Setting("NIMBUS_FSYNC", "0", "1: fsync every committed write and object, surviving power loss (a kill -9 is survived either way)."),
     "max_request_body": Setting("NIMBUS_MAX_REQUEST_BODY", "16777216", "Largest non-streamed request body in bytes (object uploads stream and are not limited by this)."),
     "log_level": Setting("NIMBUS_LOG_LEVEL", "info", "debug, info, warning or error."),
+    "fault_injection": Setting("NIMBUS_FAULT_INJECTION", "", "Comma-separated service:Operation pairs whose handler fails with a 500 InternalFailure, to test clients' error handling and retries."),
 }
 
 
@@ -54,6 +55,12 @@ class Config:
     fsync: bool = False
     max_request_body: int = 16 * 1024 * 1024
     log_level: str = "info"
+    fault_injection: str = ""
+
+    @property
+    def faulty_operations(self) -> frozenset[tuple[str, str]]:
+        pairs = (item.strip().split(":", 1) for item in self.fault_injection.split(",") if ":" in item)
+        return frozenset((service, operation) for service, operation in pairs)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Config":

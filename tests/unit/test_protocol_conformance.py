@@ -22,11 +22,15 @@ import copy
 import io
 import math
 import pprint
+import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from botocore.handlers import parse_get_bucket_location
 from botocore.awsrequest import HeadersDict, create_request_object, prepare_request_dict
 from botocore.model import OperationModel, Shape
 from botocore.parsers import create_parser
@@ -70,12 +74,59 @@ def case_id(case: tuple[str, str]) -> str:
 # Operations that cannot round-trip through a plain serializer/parser pair, by reason.
 SKIP_BUDGET = 6  # per service and direction
 
-# (case id, direction) -> {operation: bug}.  Each entry runs as an xfail case below;
-# remove it once the bug is fixed (the case then XPASSes).
-KNOWN_BUGS: dict[tuple[str, str], dict[str, str]] = {}
+@dataclass
+class KnownBug:
+    """A protocol bug reported upstream: matching failures count as xfail, not failure."""
+
+    reason: str
+    cases: set[tuple[str, str]]  # (case id, direction)
+    ops: set[str] | None = None  # None: any operation of those cases
+    match: str = ""  # regex the failure text must match ("" = any)
+
+    def covers(self, cid: str, direction: str, op: str, problem: str) -> bool:
+        return (
+            (cid, direction) in self.cases
+            and (self.ops is None or op in self.ops)
+            and (not self.match or re.search(self.match, problem) is not None)
+        )
+
+
+# Bugs found by this suite in nimbus.protocol, with fixes proposed; delete an entry once
+# its fix lands (the suite prints "appears fixed" for entries that no longer fail).
+KNOWN_BUGS: list[KnownBug] = [
+    KnownBug(
+        "document.DocumentCodec caches plans by bare shape name in codecs shared by all "
+        "services, so a same-named trivial shape of another service makes blobs/timestamps "
+        "pass through unconverted (and a cycle is assumed trivial)",
+        {(c, "response") for c in ("dynamodb", "apigateway", "cloudwatch-json")},
+    ),
+    KnownBug(
+        "rest router: identical routes (GetBucketLifecycle / GetBucketLifecycleConfiguration, "
+        "...Notification...) resolve to the deprecated alias",
+        {("s3", "request")},
+        {
+            "GetBucketLifecycleConfiguration",
+            "PutBucketLifecycleConfiguration",
+            "GetBucketNotificationConfiguration",
+            "PutBucketNotificationConfiguration",
+        },
+    ),
+    KnownBug(
+        "rest router: a required query member sent as an empty list (Lambda UntagResource "
+        "tagKeys=[]) puts nothing on the wire, and the router answers 405 instead of routing",
+        {("lambda", "request")},
+        {"UntagResource"},
+    ),
+    KnownBug(
+        "rest-xml: GetBucketLocation with no LocationConstraint (us-east-1) sends an empty "
+        "body instead of <LocationConstraint/>, which boto3's handler cannot parse",
+        {("s3", "response")},
+        {"GetBucketLocation"},
+    ),
+]
 
 ENDPOINT = "http://localhost:4566"
-SAMPLES = 2  # random inputs per operation and direction
+SAMPLES = 3  # random inputs per operation and direction
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -166,23 +217,6 @@ def normalize(shape: Shape, value: Any) -> Any:
     return value
 
 
-def drop_empty(value: Any, *, lists: bool = True, maps: bool = True, structs: bool = False) -> Any:
-    """Remove members whose value is an empty list/map/structure, recursively."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            v = drop_empty(v, lists=lists, maps=maps, structs=structs)
-            if isinstance(v, list) and not v and lists:
-                continue
-            if isinstance(v, dict) and not v and (maps or structs):
-                continue
-            out[k] = v
-        return out
-    if isinstance(value, list):
-        return [drop_empty(v, lists=lists, maps=maps, structs=structs) for v in value]
-    return value
-
-
 def drop_empty_flattened(shape: Shape, value: Any) -> Any:
     """XML: remove empty flattened lists (and flattened maps) — they write no element at all."""
     kind = shape.type_name
@@ -235,38 +269,47 @@ def first_diff(expected: Any, actual: Any, path: str = "") -> str | None:
 class Report:
     def __init__(self, case: tuple[str, str], direction: str) -> None:
         self.case = case
+        self.cid = case_id(case)
         self.direction = direction
-        self.known = KNOWN_BUGS.get((case_id(case), direction), {})
         self.passed = 0
         self.skipped: dict[str, str] = {}
-        self.xfailed: list[str] = []
+        self.xfailed: dict[int, list[str]] = {}  # known bug index -> operations
         self.failures: list[tuple[str, str]] = []
 
     def skip(self, op: str, reason: str) -> None:
         self.skipped[op] = reason
 
     def record(self, op: str, problem: str | None) -> None:
-        if op in self.known:
-            self.xfailed.append(op)  # checked by test_known_bug
-        elif problem is None:
+        if problem is None:
             self.passed += 1
-        else:
-            self.failures.append((op, problem))
+            return
+        for i, bug in enumerate(KNOWN_BUGS):
+            if bug.covers(self.cid, self.direction, op, problem):
+                self.xfailed.setdefault(i, []).append(op)
+                return
+        self.failures.append((op, problem))
 
     def finish(self) -> None:
-        name = case_id(self.case)
+        xfails = sum(len(ops) for ops in self.xfailed.values())
         print(
-            f"\n{name} {self.direction}: {self.passed} passed, {len(self.skipped)} skipped, "
-            f"{len(self.xfailed)} xfail (known bugs), {len(self.failures)} failed"
+            f"\n{self.cid} {self.direction}: {self.passed} passed, {len(self.skipped)} skipped, "
+            f"{xfails} xfail (known bugs), {len(self.failures)} failed"
         )
         for op, reason in self.skipped.items():
             print(f"  skip {op}: {reason}")
+        for i, bug in enumerate(KNOWN_BUGS):
+            if any((self.cid, self.direction) == c for c in bug.cases) and i not in self.xfailed:
+                print(f"  known bug appears fixed here: {bug.reason[:100]}")
         assert len(self.skipped) <= SKIP_BUDGET, f"too many skips: {self.skipped}"
         if self.failures:
-            shown = "\n".join(f"- {op}: {problem}" for op, problem in self.failures[:8])
+            shown = "\n".join(f"- {op}: {problem}" for op, problem in self.failures[:6])
             ops = ", ".join(op for op, _ in self.failures)
             raise AssertionError(
-                f"{name} {self.direction}: {len(self.failures)} operations fail: {ops}\nfirst failures:\n{shown}"
+                f"{self.cid} {self.direction}: {len(self.failures)} operations fail: {ops}\nfirst failures:\n{shown}"
+            )
+        if self.xfailed:
+            pytest.xfail(
+                "; ".join(f"{KNOWN_BUGS[i].reason[:90]}... ({len(ops)} ops)" for i, ops in self.xfailed.items())
             )
 
 
@@ -499,6 +542,10 @@ def check_response(case: tuple[str, str], op_name: str) -> str | None:
                 {"status_code": response.status, "headers": HeadersDict(response.headers), "body": wire_body},
                 op.output_shape,
             )
+            if service == "s3" and op_name == "GetBucketLocation":
+                # boto3 reads this one with a handler: the model cannot describe a
+                # root element's text (``<LocationConstraint>eu-west-1</...>``).
+                parse_get_bucket_location(parsed, SimpleNamespace(raw=True, content=body))
             if isinstance(parsed.get(payload), StreamingBody):
                 parsed[payload] = parsed[payload].read()
                 if payload_shape.type_name == "string":
@@ -570,21 +617,3 @@ def test_errors_round_trip(case):
     for code, status in errors:
         report.record(code, check_error(case, code, status, model))
     report.finish()
-
-
-# -- known bugs --------------------------------------------------------------------
-
-_CHECKS = {"request": check_request, "response": check_response}
-
-
-def _known_cases():
-    for (cid, direction), ops in KNOWN_BUGS.items():
-        case = next(c for c in CASES if case_id(c) == cid)
-        for op, bug in ops.items():
-            yield pytest.param(case, direction, op, id=f"{cid}-{direction}-{op}", marks=pytest.mark.xfail(reason=bug))
-
-
-@pytest.mark.parametrize("case,direction,op", list(_known_cases()) or [pytest.param(None, None, None, marks=pytest.mark.skip(reason="no known bugs"))])
-def test_known_bug(case, direction, op):
-    problem = _CHECKS[direction](case, op)
-    assert problem is None, problem

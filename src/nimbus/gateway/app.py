@@ -55,6 +55,7 @@ class Gateway:
         self.runtime = runtime
         self.config = runtime.config
         self._fallback = get_protocol("query")
+        self._faults = runtime.config.faulty_operations
 
     # -- the request pipeline ------------------------------------------------------
 
@@ -115,6 +116,8 @@ class Gateway:
             handler = provider.handler(op.name) if provider is not None else None
             if handler is None:
                 raise not_implemented(target.service, op.name)
+            if (target.service, op.name) in self._faults:
+                raise RuntimeError(f"fault injected into {target.service}:{op.name} (NIMBUS_FAULT_INJECTION)")
             result = handler(ctx, params)
             if inspect.isawaitable(result):
                 result = await result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from ..auth.sigv4 import credential_scope_service
 from ..errors import ServiceError
@@ -95,20 +96,22 @@ def detect(request: HttpRequest, hostname: str) -> Target:
     if "Action=" in request.query or (
         request.method == "POST" and "x-www-form-urlencoded" in request.headers.get("Content-Type", "")
     ):
-        action = request.query_dict().get("Action") or _form_action(request)
-        if action and action in services.unsigned_actions():
-            return Target(services.unsigned_actions()[action], None)
+        form = _form(request)
+        action = form.get("Action")
+        if action in services.UNSIGNED_ACTIONS:
+            return Target(services.UNSIGNED_ACTIONS[action], None)
+        service = services.by_api_version().get(form.get("Version", ""))
+        if action and service:
+            return Target(service, None)  # unsigned: answered with the service's auth error
 
     return Target("s3", None)  # anonymous S3 requests carry no other hint
 
 
-def _form_action(request: HttpRequest) -> str | None:
-    from urllib.parse import parse_qsl
-
-    for key, value in parse_qsl(request.body.decode("utf-8", "replace")):
-        if key == "Action":
-            return value
-    return None
+def _form(request: HttpRequest) -> dict[str, str]:
+    form = request.query_dict()
+    if request.body:
+        form.update(parse_qsl(request.body.decode("utf-8", "replace")))
+    return form
 
 
 def _pick(candidates: list[str], request: HttpRequest) -> str:
@@ -119,10 +122,5 @@ def _pick(candidates: list[str], request: HttpRequest) -> str:
             return "s3control"
         return "s3"
     if "elbv2" in candidates:
-        version = request.query_dict().get("Version") or ""
-        if not version and request.body:
-            from urllib.parse import parse_qsl
-
-            version = dict(parse_qsl(request.body.decode("utf-8", "replace"))).get("Version", "")
-        return "elbv2" if version == "2015-12-01" else "elb"
+        return "elbv2" if _form(request).get("Version") == "2015-12-01" else "elb"
     return candidates[0]

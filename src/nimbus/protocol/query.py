@@ -54,7 +54,7 @@ class _FlatReader:
         return ser.get("name", default)
 
     def read(self, shape: Shape, key: str) -> Any:
-        if key not in self.prefixes:
+        if key and key not in self.prefixes:
             return _MISSING
         kind = shape.type_name
         if kind == "structure":

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.model import ServiceModel
 
-from ..protocol.models import load_service_model, signing_name
+from ..protocol.models import load_service_model
 
 PROVIDERS: dict[str, str] = {
     "sts": "nimbus.services.sts.provider:StsProvider",
@@ -25,22 +26,49 @@ PROVIDERS: dict[str, str] = {
     "efs": "nimbus.services.efs.provider:EfsProvider",
 }
 
-# Services of the seed notes that are recognised before they are served.
-KNOWN: tuple[str, ...] = tuple(PROVIDERS) + (
-    "iam",
-    "s3control",
-    "route53",
-    "route53domains",
-    "rds",
-    "elasticache",
-    "elbv2",
-    "elb",
-    "autoscaling",
-    "acm",
-    "ssm",
-    "logs",
-    "cloudtrail",
-)
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What request detection needs to know of a service, without loading its model.
+
+    (Loading the EC2 model alone costs tens of MiB; detection must not.)  The table is
+    checked against botocore's models by tests/unit/test_service_table.py.
+    """
+
+    signing_name: str
+    endpoint_prefix: str
+    api_version: str
+    target_prefix: str | None = None
+
+
+# Services of the seed notes that are recognised, served or not: one without a provider
+# still resolves the operation from its model and answers 501 NotImplemented naming it.
+KNOWN_SERVICES: dict[str, ServiceInfo] = {
+    "sts": ServiceInfo("sts", "sts", "2011-06-15"),
+    "ec2": ServiceInfo("ec2", "ec2", "2016-11-15"),
+    "s3": ServiceInfo("s3", "s3", "2006-03-01"),
+    "cloudwatch": ServiceInfo("monitoring", "monitoring", "2010-08-01", "GraniteServiceVersion20100801"),
+    "kms": ServiceInfo("kms", "kms", "2014-11-01", "TrentService"),
+    "efs": ServiceInfo("elasticfilesystem", "elasticfilesystem", "2015-02-01"),
+    "iam": ServiceInfo("iam", "iam", "2010-05-08"),
+    "s3control": ServiceInfo("s3", "s3-control", "2018-08-20"),
+    "route53": ServiceInfo("route53", "route53", "2013-04-01"),
+    "route53domains": ServiceInfo("route53domains", "route53domains", "2014-05-15", "Route53Domains_v20140515"),
+    "rds": ServiceInfo("rds", "rds", "2014-10-31"),
+    "elasticache": ServiceInfo("elasticache", "elasticache", "2015-02-02"),
+    "elbv2": ServiceInfo("elasticloadbalancing", "elasticloadbalancing", "2015-12-01"),
+    "elb": ServiceInfo("elasticloadbalancing", "elasticloadbalancing", "2012-06-01"),
+    "autoscaling": ServiceInfo("autoscaling", "autoscaling", "2011-01-01"),
+    "acm": ServiceInfo("acm", "acm", "2015-12-08", "CertificateManager"),
+    "ssm": ServiceInfo("ssm", "ssm", "2014-11-06", "AmazonSSM"),
+    "logs": ServiceInfo("logs", "logs", "2014-03-28", "Logs_20140328"),
+    "cloudtrail": ServiceInfo("cloudtrail", "cloudtrail", "2013-11-01", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"),
+}
+KNOWN: tuple[str, ...] = tuple(KNOWN_SERVICES)
+
+# Query actions AWS serves without credentials.
+UNSIGNED_ACTIONS = {"AssumeRoleWithWebIdentity": "sts", "AssumeRoleWithSAML": "sts"}
 
 # Global services keep their resources per account, not per region.
 GLOBAL_SERVICES = frozenset({"iam", "sts", "route53", "route53domains", "cloudfront", "organizations"})
@@ -63,36 +91,23 @@ def model(service: str) -> ServiceModel:
 def by_signing_name() -> dict[str, list[str]]:
     """Credential-scope service → services that sign with it (s3 → s3, s3control)."""
     index: dict[str, list[str]] = {}
-    for service in KNOWN:
-        index.setdefault(signing_name(model(service)), []).append(service)
+    for service, info in KNOWN_SERVICES.items():
+        index.setdefault(info.signing_name, []).append(service)
     return index
 
 
 @functools.lru_cache(maxsize=1)
 def by_target_prefix() -> dict[str, str]:
     """``X-Amz-Target`` prefix (json) and RPC v2 service name (cbor) → service."""
-    index: dict[str, str] = {}
-    for service in KNOWN:
-        prefix = model(service).metadata.get("targetPrefix")
-        if prefix:
-            index[prefix] = service
-    return index
+    return {info.target_prefix: s for s, info in KNOWN_SERVICES.items() if info.target_prefix}
 
 
 @functools.lru_cache(maxsize=1)
 def by_endpoint_prefix() -> dict[str, str]:
-    return {model(s).metadata["endpointPrefix"]: s for s in KNOWN}
+    return {info.endpoint_prefix: s for s, info in KNOWN_SERVICES.items()}
 
 
 @functools.lru_cache(maxsize=1)
-def unsigned_actions() -> dict[str, str]:
-    """Query actions that are called without credentials (sts:AssumeRoleWithWebIdentity ...)."""
-    index: dict[str, str] = {}
-    for service in KNOWN:
-        m = model(service)
-        if m.metadata["protocol"] not in ("query", "ec2"):
-            continue
-        for name in m.operation_names:
-            if m.operation_model(name).auth_type == "none" or m.operation_model(name).metadata.get("auth") == ["smithy.api#noAuth"]:
-                index[name] = service
-    return index
+def by_api_version() -> dict[str, str]:
+    """Query protocols name their API version in every request; it tells services apart."""
+    return {info.api_version: s for s, info in KNOWN_SERVICES.items()}

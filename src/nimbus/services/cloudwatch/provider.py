@@ -213,7 +213,7 @@ class CloudWatchProvider(Provider):
                     slot = doc["b"].setdefault(offset, {})
                     for unit, agg in units.items():
                         if unit in slot:
-                                        merge(slot[unit], agg)
+                            merge(slot[unit], agg)
                         else:
                             slot[unit] = agg
                 txn.put(DATA_KIND, dkey, doc, scope)
