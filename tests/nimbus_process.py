@@ -106,6 +106,9 @@ class NimbusServer:
 
     def client(self, service: str, region: str = "us-east-1", *, key: str = "test", secret: str = "test",
                https: bool = False, **config: object):
+        # Client-side validation is off: Nimbus must refuse bad input itself, whatever the
+        # botocore version checks.
+        config.setdefault("parameter_validation", False)
         boto_config = BotoConfig(retries={"max_attempts": 1}, **config)  # type: ignore[arg-type]
         return boto3.client(
             service,

@@ -25,7 +25,8 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None, stop: asy
     started = time.perf_counter()
     runtime = Runtime.open(config)
     app = build_app(runtime)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
+    # Bodies reach the gateway exactly as signed: SigV4 covers the compressed bytes.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5, auto_decompress=False)
     await runner.setup()
     sites = [web.TCPSite(runner, config.host, config.port, backlog=1024, reuse_address=True)]
     if config.https_port:

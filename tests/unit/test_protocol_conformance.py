@@ -93,37 +93,7 @@ class KnownBug:
 
 # Bugs found by this suite in nimbus.protocol, with fixes proposed; delete an entry once
 # its fix lands (the suite prints "appears fixed" for entries that no longer fail).
-KNOWN_BUGS: list[KnownBug] = [
-    KnownBug(
-        "document.DocumentCodec caches plans by bare shape name in codecs shared by all "
-        "services, so a same-named trivial shape of another service makes blobs/timestamps "
-        "pass through unconverted (and a cycle is assumed trivial)",
-        {(c, "response") for c in ("dynamodb", "apigateway", "cloudwatch-json")},
-    ),
-    KnownBug(
-        "rest router: identical routes (GetBucketLifecycle / GetBucketLifecycleConfiguration, "
-        "...Notification...) resolve to the deprecated alias",
-        {("s3", "request")},
-        {
-            "GetBucketLifecycleConfiguration",
-            "PutBucketLifecycleConfiguration",
-            "GetBucketNotificationConfiguration",
-            "PutBucketNotificationConfiguration",
-        },
-    ),
-    KnownBug(
-        "rest router: a required query member sent as an empty list (Lambda UntagResource "
-        "tagKeys=[]) puts nothing on the wire, and the router answers 405 instead of routing",
-        {("lambda", "request")},
-        {"UntagResource"},
-    ),
-    KnownBug(
-        "rest-xml: GetBucketLocation with no LocationConstraint (us-east-1) sends an empty "
-        "body instead of <LocationConstraint/>, which boto3's handler cannot parse",
-        {("s3", "response")},
-        {"GetBucketLocation"},
-    ),
-]
+KNOWN_BUGS: list[KnownBug] = []
 
 ENDPOINT = "http://localhost:4566"
 SAMPLES = 3  # random inputs per operation and direction

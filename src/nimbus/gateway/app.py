@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+import zlib
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -93,6 +94,10 @@ class Gateway:
             if streaming:  # the signature covers the claimed hash; the stream checks the bytes
                 http.stream = RequestBodyStream(request.content, request.content_length)
             principal, signing_key = self._authenticate(http, target, credential)
+            if not streaming and target.service != "s3" and "gzip" in http.headers.get("Content-Encoding", ""):
+                # Request compression (botocore gzips large PutMetricData bodies); S3
+                # keeps Content-Encoding as object metadata and stores bytes as sent.
+                op_request.body = http.body = self._gunzip(http.body, protocol)
             if streaming:
                 op_request.stream = self._input_stream(http, credential, signing_key)
 
@@ -130,6 +135,16 @@ class Gateway:
             log.exception("internal failure handling %s %s (request id %s)", http.method, http.path, request_id)
             response = protocol.serialize_error(model, internal_failure(), request_id, head=http.method == "HEAD")
         return await self._write(request, response)
+
+    def _gunzip(self, body: bytes, protocol: Protocol) -> bytes:
+        try:
+            decompressor = zlib.decompressobj(wbits=31)
+            data = decompressor.decompress(body, self.config.max_request_body + 1)
+        except zlib.error as exc:
+            raise protocol.malformed_error(f"The request body is not valid gzip: {exc}") from exc
+        if len(data) > self.config.max_request_body:
+            raise ServiceError("RequestEntityTooLarge", "The decompressed request body is too large.", 413)
+        return data
 
     def _region(self, target: Target, credential: SigV4Credential | None) -> str:
         region = credential.region if credential is not None else (target.region or self.config.region)

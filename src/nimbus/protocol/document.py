@@ -42,20 +42,23 @@ class DocumentCodec:
     def __init__(self, *, binary: bool) -> None:
         # binary=True: CBOR (raw bytes, datetime values); False: JSON (base64, epoch numbers)
         self.binary = binary
-        self._out: dict[str, Converter] = {}
-        self._trivial: dict[str, bool] = {}
+        self._out: dict[tuple[int, str], Converter] = {}
+        self._trivial: dict[tuple[int, str], bool] = {}
 
     # -- output ------------------------------------------------------------------
 
-    def _is_trivial(self, shape: Shape, seen: set[str] | None = None) -> bool:
+    def _is_trivial(self, shape: Shape, seen: set[Any] | None = None) -> bool:
         """True when values of ``shape`` can be emitted exactly as providers give them."""
-        cached = self._trivial.get(shape.name)
+        key = _key(shape)
+        cached = self._trivial.get(key)
         if cached is not None:
             return cached
         seen = seen or set()
-        if shape.name in seen:
-            return True  # a cycle adds nothing new
-        seen.add(shape.name)
+        if key in seen:
+            # A cycle: assume the worst, or a shape inside the cycle would be cached as
+            # trivial before the cycle's other members (a timestamp ...) are seen.
+            return False
+        seen.add(key)
         kind = shape.type_name
         if kind == "structure":
             if shape.is_document_type:
@@ -70,7 +73,7 @@ class DocumentCodec:
             result = self._is_trivial(shape.value, seen)
         else:
             result = kind not in ("blob", "timestamp", "float", "double")
-        self._trivial[shape.name] = result
+        self._trivial[key] = result
         return result
 
     def to_wire(self, shape: Shape) -> Converter:
@@ -78,7 +81,7 @@ class DocumentCodec:
             return _identity
         kind = shape.type_name
         if kind == "structure":
-            cached = self._out.get(shape.name)
+            cached = self._out.get(_key(shape))
             if cached is not None:
                 return cached
             plan: list[tuple[str, str, Converter]] = []
@@ -91,7 +94,7 @@ class DocumentCodec:
                         result[wire_name] = conv(v)
                 return result
 
-            self._out[shape.name] = convert_structure
+            self._out[_key(shape)] = convert_structure
             for name, member in shape.members.items():
                 if member.serialization.get("location"):
                     continue
@@ -175,6 +178,11 @@ class DocumentCodec:
                 return decode_base64(value)
             raise _type_error(shape, value, path)
         return value
+
+
+def _key(shape: Shape) -> tuple[int, str]:
+    """Shape names are unique within one service model only (the codecs are shared)."""
+    return (id(shape._shape_resolver), shape.name)
 
 
 def _float_out(value: Any) -> Any:

@@ -45,7 +45,7 @@ class _Route:
     # (S3's UploadPart needs uploadId and partNumber; CopyObject needs x-amz-copy-source).
     required_query: tuple[str, ...]
     required_headers: tuple[str, ...]
-    specificity: tuple[int, int, int]
+    specificity: tuple[int, int, int, bool]
 
 
 def _compile_route(op: OperationModel) -> _Route:
@@ -85,7 +85,14 @@ def _compile_route(op: OperationModel) -> _Route:
                 required_query.append(member.serialization.get("name", name))
             elif location == "header":
                 required_headers.append(member.serialization.get("name", name))
-    specificity = (len(query_literals) + len(required_query) + len(required_headers), literal_chars, -greedy)
+    # Of two identical routes (S3's GetBucketLifecycle and GetBucketLifecycleConfiguration)
+    # the one that is not deprecated wins.
+    specificity = (
+        len(query_literals) + len(required_query) + len(required_headers),
+        literal_chars,
+        -greedy,
+        not op.deprecated,
+    )
     return _Route(
         op.name,
         op.http.get("method", "POST"),
@@ -140,6 +147,10 @@ class RestProtocol(Protocol):
         method = request.method.upper()
         path = request.path or "/"
         path_matched = False
+        # Required query/header members only rank the candidates: a request that omits
+        # one (or sends an empty list, which puts nothing on the wire) still reaches its
+        # operation, and validation names what is missing.
+        best: tuple[int, _Route, re.Match[str]] | None = None
         for route in _routes(model):
             match = route.pattern.match(path)
             if match is None:
@@ -147,12 +158,16 @@ class RestProtocol(Protocol):
             path_matched = True
             if route.method != method:
                 continue
-            if (
-                all(k in query and (v is None or query_values.get(k) == v) for k, v in route.query_literals.items())
-                and all(k in query for k in route.required_query)
-                and all(h in request.headers for h in route.required_headers)
-            ):
-                return route, match
+            if all(k in query and (v is None or query_values.get(k) == v) for k, v in route.query_literals.items()):
+                missing = sum(k not in query for k in route.required_query) + sum(
+                    h not in request.headers for h in route.required_headers
+                )
+                if missing == 0:
+                    return route, match  # routes are sorted: nothing later ranks higher
+                if best is None or missing < best[0]:
+                    best = (missing, route, match)
+        if best is not None:
+            return best[1], best[2]
         if path_matched:
             raise ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
         raise ServiceError("UnknownOperationException", f"No operation matches {method} {request.path}", 404)
@@ -341,6 +356,13 @@ class RestXmlProtocol(RestProtocol):
         if self._is_s3(model):
             return new_headers(x_amz_request_id=request_id, x_amz_id_2=_host_id(request_id))
         return new_headers(x_amzn_RequestId=request_id)
+
+    def _always_body(self, shape: Shape) -> bool:
+        # S3's GetBucketLocation answers <LocationConstraint/> for us-east-1: boto3 parses
+        # the root element's text and fails on an empty body.
+        body_members = [(n, m) for n, m in shape.members.items() if not m.serialization.get("location")]
+        root = shape.serialization.get("name", shape.name)
+        return len(body_members) == 1 and body_members[0][1].serialization.get("name", body_members[0][0]) == root
 
     def _serialize_body(self, model: ServiceModel, shape: Shape, value: Any, root: str) -> bytes:
         body_members = [(n, m) for n, m in shape.members.items() if not m.serialization.get("location")] if shape.type_name == "structure" else []

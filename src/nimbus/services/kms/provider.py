@@ -695,7 +695,7 @@ class KmsProvider(Provider):
         if params.get("KeyId"):
             key_filter = self._resolve(ctx, params["KeyId"], allow_alias=False)["KeyId"]
         items = []
-        for name, record in ctx.store.read.scan(ALIAS_KIND, ctx.scope):
+        for name, record in list(ctx.store.read.scan(ALIAS_KIND, ctx.scope)):
             target = record.get("TargetKeyId")
             if target and self._live(ctx, ctx.store.read.get(KEY_KIND, target, ctx.scope)) is None:
                 continue
