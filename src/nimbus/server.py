@@ -16,6 +16,7 @@ from aiohttp import web
 from .config import Config
 from .gateway.app import build_app
 from .gateway.runtime import Runtime
+from .planes import Supervisor
 
 log = logging.getLogger("nimbus")
 
@@ -36,9 +37,12 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None, stop: asy
         ssl_context = runtime.ca.server_ssl_context([config.hostname, f"*.s3.{config.hostname}"])
         sites.append(web.TCPSite(runner, config.host, config.https_port, ssl_context=ssl_context, backlog=1024, reuse_address=True))
     stop = stop or asyncio.Event()
+    supervisor = Supervisor(runtime)
+    runtime.supervisor = supervisor
     try:
         for site in sites:
             await site.start()
+        await supervisor.start()
         loop = asyncio.get_running_loop()
         if ready is None:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -55,6 +59,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None, stop: asy
             ready.set()
         await stop.wait()
     finally:
+        await supervisor.stop()
         await runner.cleanup()
         runtime.close()
 

@@ -26,7 +26,7 @@ from nimbus.auth.sigv4 import (
 from nimbus.auth.testing import sign_chunked_body, to_http_request
 from nimbus.errors import ServiceError
 from nimbus.protocol.http import BytesStream, HttpRequest
-from test_auth_sigv4 import SK, capture, client
+from nimbus.auth.testing import TEST_SECRET_KEY as SK, boto3_client as client, capture
 
 NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
 

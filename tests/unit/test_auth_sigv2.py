@@ -14,7 +14,7 @@ from nimbus.auth.sigv2 import parse_sigv2, verify_sigv2
 from nimbus.auth.sigv4 import parse_sigv4
 from nimbus.auth.testing import to_http_request
 from nimbus.errors import ServiceError
-from test_auth_sigv4 import AK, SK, capture, client  # noqa: F401  (pytest puts tests/unit on sys.path)
+from nimbus.auth.testing import TEST_ACCESS_KEY as AK, TEST_SECRET_KEY as SK, boto3_client as client, capture
 
 NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
 

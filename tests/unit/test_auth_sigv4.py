@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
 from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -21,47 +20,13 @@ from nimbus.auth.sigv4 import (
     signing_key,
     verify_sigv4,
 )
-from nimbus.auth.testing import to_http_request
+from nimbus.auth.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY, boto3_client, capture, to_http_request
 from nimbus.errors import ServiceError
 from nimbus.protocol.http import HttpRequest
 
-AK, SK = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+AK, SK = TEST_ACCESS_KEY, TEST_SECRET_KEY
 NOW = lambda: datetime.now(timezone.utc)  # noqa: E731  (botocore signs with the real clock)
-
-
-class Captured(Exception):
-    def __init__(self, request):
-        self.request = request
-
-
-def capture(client, method: str, **kwargs):
-    """The request a real boto3 client sends (intercepted just before the wire)."""
-
-    def hook(request, **_):
-        raise Captured(request)
-
-    client.meta.events.register("before-send", hook)
-    try:
-        getattr(client, method)(**kwargs)
-    except Captured as e:
-        return e.request
-    finally:
-        client.meta.events.unregister("before-send", hook)
-    raise AssertionError("request was not sent")
-
-
-def client(service: str, *, endpoint: str = "https://nimbus.test:4566", token: str | None = None, **cfg):
-    from botocore.config import Config
-
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=AK,
-        aws_secret_access_key=SK,
-        aws_session_token=token,
-        config=Config(**cfg) if cfg else None,
-    )
+client = boto3_client
 
 
 def verify(req: HttpRequest, secret: str = SK, now: datetime | None = None) -> SigV4Credential:

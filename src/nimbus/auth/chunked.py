@@ -201,7 +201,8 @@ class AwsChunkedStream:
                 buf = self._buf
                 avail = len(buf) - self._pos
                 if avail <= 0:
-                    await self._fill()
+                    if not await self._fill():
+                        raise incomplete_body()
                     continue
                 take = self._remaining
                 if take > n:

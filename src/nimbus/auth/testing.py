@@ -104,4 +104,52 @@ def sign_chunked_body(
     return b"".join(out)
 
 
-__all__ = ["to_http_request", "sign_chunked_body", "EMPTY_SHA256"]
+
+
+# ---------------------------------------------------------------- real boto3 clients
+
+TEST_ACCESS_KEY, TEST_SECRET_KEY = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+
+class Captured(Exception):
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+
+def capture(client: Any, method: str, **kwargs: Any) -> Any:
+    """The ``AWSPreparedRequest`` a real boto3 client would send (stopped before the wire)."""
+
+    def hook(request: Any, **_: Any) -> None:
+        raise Captured(request)
+
+    client.meta.events.register("before-send", hook)
+    try:
+        getattr(client, method)(**kwargs)
+    except Captured as e:
+        return e.request
+    finally:
+        client.meta.events.unregister("before-send", hook)
+    raise AssertionError("request was not sent")
+
+
+def boto3_client(
+    service: str,
+    *,
+    endpoint: str = "https://nimbus.test:4566",
+    token: str | None = None,
+    access_key: str = TEST_ACCESS_KEY,
+    secret_key: str = TEST_SECRET_KEY,
+    **config: Any,
+) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=token,
+        config=Config(**config) if config else None,
+    )

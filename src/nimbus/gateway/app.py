@@ -242,6 +242,8 @@ class Gateway:
             document["https"] = runtime.config.https_endpoint
         if runtime.ca is not None:
             document["ca_cert"] = str(runtime.ca.cert_path)
+        if runtime.supervisor is not None:
+            document.update(runtime.supervisor.describe())
         return web.json_response(document)
 
     async def status(self, request: web.Request) -> web.Response:
@@ -249,7 +251,7 @@ class Gateway:
         per_service: dict[str, dict[str, int]] = {}
         for kind, count in counts.items():
             service, _, resource = kind.partition(":")
-            if resource:
+            if resource and service != "nimbus":
                 per_service.setdefault(service, {})[resource] = count
         return web.json_response(
             {
@@ -266,6 +268,8 @@ class Gateway:
                 payload = await request.json()
                 seconds = float(payload["seconds"])
                 self.runtime.clock.advance(seconds)
+                if self.runtime.supervisor is not None:
+                    self.runtime.supervisor.run_due()  # controllers catch up before we answer
             except (ValueError, KeyError, TypeError) as exc:
                 return web.json_response({"error": f"POST {{\"seconds\": N}} with N ≥ 0 ({exc})"}, status=400)
         return web.json_response({"now": self.runtime.clock.now().isoformat(), "offset": self.runtime.clock.offset})

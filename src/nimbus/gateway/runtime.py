@@ -14,6 +14,7 @@ from ..config import Config
 from ..state import Store
 
 log = logging.getLogger("nimbus")
+CLOCK_KIND = "nimbus:clock"
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Runtime:
     started: float = field(default_factory=time.time)
     providers: dict[str, Any] = field(default_factory=dict)
     ca: Any = None  # nimbus.pki.LocalCA once HTTPS is on
+    supervisor: Any = None  # nimbus.planes.Supervisor while serving
 
     @classmethod
     def open(cls, config: Config) -> "Runtime":
@@ -35,7 +37,15 @@ class Runtime:
         blobs = BlobStore(data / "blobs", fsync=config.fsync)
         accounts = Accounts(store)
         accounts.ensure_root(config.account_id, config.access_key_id, config.secret_access_key)
-        return cls(config=config, store=store, blobs=blobs, accounts=accounts)
+        saved = store.read.get(CLOCK_KIND, "offset")
+        clock = Clock(offset=float(saved) if saved else 0.0)
+
+        def remember(now: float) -> None:  # simulated time never runs backwards across restarts
+            with store.transaction() as txn:
+                txn.put(CLOCK_KIND, "offset", clock.offset)
+
+        clock.on_advance(remember)
+        return cls(config=config, store=store, blobs=blobs, accounts=accounts, clock=clock)
 
     def provider(self, service: str) -> Any | None:
         """The provider of ``service``, created on first use."""
