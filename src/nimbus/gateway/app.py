@@ -234,7 +234,10 @@ class Gateway:
         document: dict[str, Any] = {
             "version": __version__,
             "uptime": round(time.time() - runtime.started, 3),
-            "services": {name: ("running" if name in services.PROVIDERS else "not implemented") for name in services.KNOWN},
+            "services": {
+                name: ("running" if services.provider_class(name) is not None else "not implemented")
+                for name in services.KNOWN
+            },
             "endpoint": runtime.config.endpoint,
             "clock": f"{runtime.config.endpoint}/_nimbus/clock",
         }

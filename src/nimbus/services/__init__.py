@@ -24,6 +24,14 @@ PROVIDERS: dict[str, str] = {
     "cloudwatch": "nimbus.services.cloudwatch.provider:CloudWatchProvider",
     "kms": "nimbus.services.kms.provider:KmsProvider",
     "efs": "nimbus.services.efs.provider:EfsProvider",
+    "iam": "nimbus.services.iam.provider:IamProvider",
+    "s3control": "nimbus.services.s3control.provider:S3ControlProvider",
+    "ssm": "nimbus.services.ssm.provider:SsmProvider",
+    "route53": "nimbus.services.route53.provider:Route53Provider",
+    "route53domains": "nimbus.services.route53domains.provider:Route53DomainsProvider",
+    "rds": "nimbus.services.rds.provider:RdsProvider",
+    "elasticache": "nimbus.services.elasticache.provider:ElastiCacheProvider",
+    "cloudtrail": "nimbus.services.cloudtrail.provider:CloudTrailProvider",
 }
 
 
@@ -75,11 +83,18 @@ GLOBAL_SERVICES = frozenset({"iam", "sts", "route53", "route53domains", "cloudfr
 
 
 def provider_class(service: str) -> Any | None:
+    """The provider class of ``service``; None while its module does not exist yet."""
     target = PROVIDERS.get(service)
     if target is None:
         return None
     module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None  # registered, not written yet: every operation answers 501
+        raise
+    return getattr(module, class_name)
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,4 +1,9 @@
-"""Amazon EC2: regions and availability zones (the rest of EC2 is its own issue)."""
+"""Amazon EC2: one provider composed of per-area operation mixins.
+
+``Ec2Provider`` inherits the operations of each area module (regions here, networking in
+``networking``, compute in ``compute`` …); each area keeps its records and rules in its
+own modules and shares ids (``ids``), tags (``tags``) and filters (``filters``).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from ...errors import ServiceError
 from ...gateway.context import RequestContext
 from ...regions import availability_zones, opt_in_required, regions
 from ..base import Provider
+from . import tags
 from .filters import apply_filters
 
 
-class Ec2Provider(Provider):
-    service = "ec2"
+class RegionOperations:
+    """Regions and availability zones, from botocore's endpoint data."""
 
     def describe_regions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         names = params.get("RegionNames") or []
@@ -85,3 +91,34 @@ class Ec2Provider(Provider):
             },
         )
         return {"AvailabilityZones": zones}
+
+
+class TagOperations:
+    def create_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return tags.create_tags(ctx, params)
+
+    def delete_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return tags.delete_tags(ctx, params)
+
+    def describe_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return tags.describe_tags(ctx, params)
+
+
+def _areas() -> tuple[type, ...]:
+    """Operation mixins of every EC2 area that exists (areas land one by one)."""
+    import importlib
+
+    found: list[type] = []
+    for module_name, class_name in (("networking", "NetworkingOperations"), ("compute", "ComputeOperations")):
+        try:
+            module = importlib.import_module(f"{__package__}.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{module_name}":
+                raise
+            continue
+        found.append(getattr(module, class_name))
+    return tuple(found)
+
+
+class Ec2Provider(*_areas(), RegionOperations, TagOperations, Provider):  # type: ignore[misc]
+    service = "ec2"
