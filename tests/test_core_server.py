@@ -39,7 +39,7 @@ def test_ready_line_health_and_clean_shutdown(tmp_path):
         assert health["version"]
         assert health["uptime"] >= 0
         assert health["services"]["s3"] == "running"
-        assert health["services"]["iam"] == "not implemented"
+        assert health["services"]["acm"] == "not implemented"
         data_dir = line.split("data ")[1].split(" ")[0]
         assert os.path.isdir(data_dir)
     finally:

@@ -41,9 +41,9 @@ def test_unimplemented_operation_through_the_cli(nimbus):
 
 def test_known_service_without_provider_answers_501(nimbus):
     with pytest.raises(ClientError) as info:
-        nimbus.client("iam").list_users()
+        nimbus.client("acm").list_certificates()
     assert info.value.response["Error"]["Code"] == "NotImplemented"
-    assert "iam:ListUsers" in info.value.response["Error"]["Message"]
+    assert "acm:ListCertificates" in info.value.response["Error"]["Message"]
 
 
 def test_handler_bug_is_internal_failure_with_request_id(fresh_nimbus):
