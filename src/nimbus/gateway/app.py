@@ -26,6 +26,7 @@ from ..accounts import ANONYMOUS, Principal
 from ..auth.checksums import HashingStream
 from ..auth.chunked import AwsChunkedStream
 from ..auth.errors import auth_error
+from ..auth.sigv2 import SigV2Credential, parse_sigv2, verify_sigv2
 from ..auth.sigv4 import SigV4Credential, parse_sigv4, verify_sigv4
 from ..errors import ServiceError, internal_failure, not_implemented
 from ..iam.authorizer import authorize
@@ -80,7 +81,8 @@ class Gateway:
             target = detect(http, self.config.hostname)
             model = services.model(target.service)
             protocol = protocol_for(model, http)
-            credential = parse_sigv4(http, service_hint=target.service)
+            legacy = parse_sigv2(http) if target.service == "s3" else None
+            credential = None if legacy is not None else parse_sigv4(http, service_hint=target.service)
             region = self._region(target, credential)
 
             op_request = http
@@ -93,7 +95,10 @@ class Gateway:
 
             if streaming:  # the signature covers the claimed hash; the stream checks the bytes
                 http.stream = RequestBodyStream(request.content, request.content_length)
-            principal, signing_key = self._authenticate(http, target, credential)
+            if legacy is not None:  # S3 SigV2, which boto3 still uses for presigned URLs
+                principal, signing_key = self._authenticate_v2(http, target, legacy), None
+            else:
+                principal, signing_key = self._authenticate(http, target, credential)
             if not streaming and target.service != "s3" and "gzip" in http.headers.get("Content-Encoding", ""):
                 # Request compression (botocore gzips large PutMetricData bodies); S3
                 # keeps Content-Encoding as object metadata and stores bytes as sent.
@@ -170,6 +175,14 @@ class Gateway:
             raise auth_error("unknown_key", target.service, fields=_key_field(target, credential))
         signing_key = verify_sigv4(http, credential, found.secret_access_key, now=self.runtime.clock.wall_now())
         return found.principal, signing_key
+
+    def _authenticate_v2(self, http: HttpRequest, target: Target, credential: SigV2Credential) -> Principal:
+        found = self.runtime.accounts.lookup(credential.access_key)
+        if found is None or not found.active:
+            raise auth_error("unknown_key", target.service, fields={"AWSAccessKeyId": credential.access_key})
+        verify_sigv2(http, credential, found.secret_access_key, now=self.runtime.clock.wall_now(),
+                     bucket_in_host=target.bucket)
+        return found.principal
 
     def _input_stream(self, http: HttpRequest, credential: SigV4Credential | None, signing_key: bytes | None):
         headers = http.headers
