@@ -702,7 +702,7 @@ def main() -> int:
     ap.add_argument("--moto-ready-path", default="/moto-api/",
                     help="GET path for moto readiness (any HTTP answer counts)")
     ap.add_argument("--start-timeout", type=float, default=60.0)
-    ap.add_argument("--loadgen", choices=("aiohttp", "raw"), default="aiohttp",
+    ap.add_argument("--loadgen", choices=("aiohttp", "raw"), default="raw",
                     help="STS load generator: aiohttp client sessions (default) or raw "
                          "asyncio streams replaying the request bytes (cheaper per request)")
     ap.add_argument("--big-mib", type=int, default=64, help="size of the big object, MiB")

@@ -75,7 +75,6 @@ def run(config: Config) -> int:
         temp_dir = tempfile.mkdtemp(prefix="nimbus-")
         config.data_dir = Path(temp_dir)
     try:
-        _use_fast_loop()
         asyncio.run(serve(config))
     except OSError as exc:
         print(f"nimbus: cannot start: {exc}", file=sys.stderr)
@@ -84,11 +83,3 @@ def run(config: Config) -> int:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
     return 0
-
-
-def _use_fast_loop() -> None:
-    try:
-        import uvloop  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -17,6 +17,7 @@ Implementations (measured on the 2-core dev box, 64 MiB buffer):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import zlib
 from typing import Callable, Protocol
@@ -24,14 +25,8 @@ from typing import Callable, Protocol
 from ..errors import ServiceError
 from ..protocol.http import ByteStream
 
-try:  # pragma: no cover - exercised implicitly when installed
-    from awscrt import checksums as _crt
-except ImportError:  # pragma: no cover
-    _crt = None
-
 # S3's algorithm names (x-amz-checksum-algorithm / ChecksumAlgorithm values).
 ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
-HAS_CRT = _crt is not None
 
 
 class Checksum(Protocol):
@@ -76,12 +71,17 @@ def _py_crc(poly: int, mask: int) -> Callable[[bytes, int], int]:
 _py_crc32c = _py_crc(0x82F63B78, 0xFFFFFFFF)
 _py_crc64nvme = _py_crc(0x9A6C9329AC4BC9B5, 0xFFFFFFFFFFFFFFFF)
 
-if _crt is not None:
-    _crc32c_fn: Callable[[bytes, int], int] = _crt.crc32c
-    _crc64_fn: Callable[[bytes, int], int] = _crt.crc64nvme
-else:  # pragma: no cover
-    _crc32c_fn = _py_crc32c
-    _crc64_fn = _py_crc64nvme
+
+
+@functools.lru_cache(maxsize=None)
+def _crc_functions() -> tuple[Callable[[bytes, int], int], Callable[[bytes, int], int]]:
+    """(crc32c, crc64nvme), from awscrt when installed; imported on first use because
+    the native module costs start-up time and memory most servers never need."""
+    try:
+        from awscrt import checksums as crt
+    except ImportError:  # pragma: no cover
+        return _py_crc32c, _py_crc64nvme
+    return crt.crc32c, crt.crc64nvme
 
 
 class _Crc:
@@ -140,9 +140,9 @@ def new_checksum(name: str) -> Checksum:
     if n == "CRC32":
         return _Crc(n, zlib.crc32, 4)
     if n == "CRC32C":
-        return _Crc(n, _crc32c_fn, 4)
+        return _Crc(n, _crc_functions()[0], 4)
     if n == "CRC64NVME":
-        return _Crc(n, _crc64_fn, 8)
+        return _Crc(n, _crc_functions()[1], 8)
     if n == "SHA1":
         return _Hash(n, hashlib.sha1())
     return _Hash(n, hashlib.sha256())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import json
 import logging
 import time
@@ -48,8 +49,15 @@ STREAMING_MODES = (
 )
 
 
+_REQUEST_ID_BASE = uuid.uuid4().hex[:20]
+_request_counter = itertools.count()
+
+
 def _new_request_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID-shaped id, unique per process run (uuid4 per request costs ~4 % of a small request)."""
+    n = next(_request_counter)
+    b = _REQUEST_ID_BASE
+    return f"{b[:8]}-{b[8:12]}-{b[12:16]}-{b[16:20]}-{n:012x}"
 
 
 class Gateway:
@@ -228,11 +236,14 @@ class Gateway:
             if isinstance(body, FileBody) and transport is not None and not request.secure:
                 # Zero-copy: the kernel moves the bytes (plain HTTP only; TLS must encrypt them).
                 loop = asyncio.get_running_loop()
-                for f, offset, length in body.segments:
-                    if length:
-                        await loop.sendfile(transport, f, offset, length)
-                await resp.write_eof()
-                return resp
+                try:
+                    for f, offset, length in body.segments:
+                        if length:
+                            await loop.sendfile(transport, f, offset, length)
+                    await resp.write_eof()
+                    return resp
+                except NotImplementedError:
+                    pass  # an event loop without sendfile (uvloop) raises before sending anything
             async for chunk in body:
                 await resp.write(chunk)
             await resp.write_eof()
