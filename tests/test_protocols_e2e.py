@@ -178,3 +178,19 @@ def test_cloudwatch_all_three_protocols(nimbus):
     assert "<MetricName>Hits</MetricName>" in query_response.text
     cbor_metrics = cw.list_metrics(Namespace="Nimbus/Proto")["Metrics"]
     assert [m["MetricName"] for m in cbor_metrics] == ["Hits"]
+
+
+def test_model_constraints_checked_like_aws(nimbus):
+    """Coral-style services refuse values outside the model's enums and ranges before any handler runs."""
+    response = signed(nimbus, "kms", "POST", body=json.dumps({"KeySpec": "AES_512", "Description": "x" * 8193}).encode(),
+                      headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.CreateKey"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["__type"] == "ValidationException"
+    assert body["message"].startswith("2 validation errors detected: ")
+    assert "Value 'AES_512' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [" in body["message"]
+    assert "at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192" in body["message"]
+    limit = signed(nimbus, "kms", "POST", body=json.dumps({"Limit": 5000}).encode(),
+                   headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.ListKeys"})
+    assert limit.status_code == 400 and "Member must have value less than or equal to 1000" in limit.json()["message"]
+    assert nimbus.client("kms").list_keys(Limit=1000)["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -30,10 +30,11 @@ from ..auth.errors import auth_error
 from ..auth.sigv2 import SigV2Credential, parse_sigv2, verify_sigv2
 from ..auth.sigv4 import SigV4Credential, parse_sigv4, verify_sigv4
 from ..errors import ServiceError, internal_failure, not_implemented
-from ..iam.authorizer import authorize
+from ..iam.authorizer import authorize, iam_state, record_request
 from ..protocol import get_protocol, protocol_for
 from ..protocol.base import Protocol
 from ..protocol.http import FileBody, HttpRequest, HttpResponse, OutgoingBody
+from ..services.s3 import hooks as s3_hooks
 from ..regions import is_region
 from .context import RequestContext
 from .detect import Target, detect
@@ -82,6 +83,14 @@ class Gateway:
         )
         model = None
         protocol: Protocol = self._fallback
+        # what the audit log records of this request
+        target: Target | None = None
+        op = None
+        region = ""
+        principal: Principal | None = None
+        credential: SigV4Credential | None = None
+        ctx: RequestContext | None = None
+        failure: ServiceError | None = None
         try:
             eager = not _may_stream(http)
             if eager:
@@ -89,6 +98,11 @@ class Gateway:
             target = detect(http, self.config.hostname)
             model = services.model(target.service)
             protocol = protocol_for(model, http)
+            if target.service == "s3":  # website hosts, CORS preflights, browser POST forms
+                early = await s3_hooks.intercept(self.runtime, http, target, request.content, request_id)
+                if early is not None:
+                    s3_hooks.add_cors(self.runtime, http, target, early)
+                    return await self._write(request, early)
             legacy = parse_sigv2(http) if target.service == "s3" else None
             credential = None if legacy is not None else parse_sigv4(http, service_hint=target.service)
             region = self._region(target, credential)
@@ -115,7 +129,8 @@ class Gateway:
                 op_request.stream = self._input_stream(http, credential, signing_key)
 
             params = await protocol.parse(op, op_request)
-            protocol.validate(op, params)
+            provider = self.runtime.provider(target.service)
+            protocol.validate(op, params, constraints=getattr(provider, "model_constraints", True))
             ctx = RequestContext(
                 runtime=self.runtime,
                 service=target.service,
@@ -130,7 +145,6 @@ class Gateway:
                 headers=http.headers,
             )
             authorize(ctx, params)
-            provider = self.runtime.provider(target.service)
             handler = provider.handler(op.name) if provider is not None else None
             if handler is None:
                 raise not_implemented(target.service, op.name)
@@ -141,12 +155,26 @@ class Gateway:
                 result = await result
             response = protocol.serialize(op, result, request_id)
         except ServiceError as error:
+            failure = error
             response = protocol.serialize_error(model, error, request_id, head=http.method == "HEAD")
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception:
             log.exception("internal failure handling %s %s (request id %s)", http.method, http.path, request_id)
-            response = protocol.serialize_error(model, internal_failure(), request_id, head=http.method == "HEAD")
+            failure = internal_failure()
+            response = protocol.serialize_error(model, failure, request_id, head=http.method == "HEAD")
+        if target is not None:
+            try:
+                record_request(
+                    self.runtime, service=target.service, operation=op.name if op is not None else None,
+                    principal=principal, access_key=credential.access_key if credential is not None else "",
+                    ctx=ctx, region=region, source_ip=http.remote, user_agent=http.headers.get("User-Agent", ""),
+                    request_id=request_id, error=failure,
+                )
+            except Exception:  # the audit log never fails a request
+                log.exception("could not record request %s", request_id)
+        if target is not None and target.service == "s3" and "Origin" in http.headers:
+            s3_hooks.add_cors(self.runtime, http, target, response)
         return await self._write(request, response)
 
     def _gunzip(self, body: bytes, protocol: Protocol) -> bytes:
@@ -181,15 +209,20 @@ class Gateway:
         found = self.runtime.accounts.lookup(credential.access_key)
         if found is None or not found.active:
             raise auth_error("unknown_key", target.service, fields=_key_field(target, credential))
-        signing_key = verify_sigv4(http, credential, found.secret_access_key, now=self.runtime.clock.wall_now())
+        _check_token(found, credential.session_token, target)
+        now = self.runtime.clock.wall_now()
+        signing_key = verify_sigv4(http, credential, found.secret_access_key, now=now)
+        _check_expiry(found, now, target)
         return found.principal, signing_key
 
     def _authenticate_v2(self, http: HttpRequest, target: Target, credential: SigV2Credential) -> Principal:
         found = self.runtime.accounts.lookup(credential.access_key)
         if found is None or not found.active:
             raise auth_error("unknown_key", target.service, fields={"AWSAccessKeyId": credential.access_key})
-        verify_sigv2(http, credential, found.secret_access_key, now=self.runtime.clock.wall_now(),
-                     bucket_in_host=target.bucket)
+        _check_token(found, credential.session_token, target)
+        now = self.runtime.clock.wall_now()
+        verify_sigv2(http, credential, found.secret_access_key, now=now, bucket_in_host=target.bucket)
+        _check_expiry(found, now, target)
         return found.principal
 
     def _input_stream(self, http: HttpRequest, credential: SigV4Credential | None, signing_key: bytes | None):
@@ -302,6 +335,17 @@ class Gateway:
         return web.json_response({"now": self.runtime.clock.now().isoformat(), "offset": self.runtime.clock.offset})
 
 
+def _check_token(found, token: str | None, target: Target) -> None:
+    """Temporary credentials carry the session token issued with them; others carry none."""
+    if (found.session_token is not None or token is not None) and token != found.session_token:
+        raise auth_error("token_invalid", target.service)
+
+
+def _check_expiry(found, now, target: Target) -> None:
+    if found.expires is not None and now.timestamp() >= found.expires:
+        raise auth_error("token_expired", target.service)  # real time, as in AWS
+
+
 def _key_field(target: Target, credential: SigV4Credential) -> dict[str, str]:
     return {"AWSAccessKeyId": credential.access_key} if target.service == "s3" else {}
 
@@ -340,6 +384,11 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/_nimbus/status", gateway.status)
     app.router.add_route("*", "/_nimbus/clock", gateway.clock)
     app.router.add_route("*", "/{tail:.*}", gateway.handle)
+
+    async def flush_audit(app: web.Application) -> None:  # buffered audit events reach the store
+        iam_state(runtime).audit.close()
+
+    app.on_cleanup.append(flush_audit)
     return app
 
 

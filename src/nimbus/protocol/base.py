@@ -19,6 +19,9 @@ class Protocol:
     # The error code for a missing required member or a malformed value.
     validation_code = "ValidationError"
     serialization_code = "SerializationException"
+    # Whether the service front end checks the model's enum/length/range constraints
+    # (the Coral-based query and JSON services do; EC2 and S3 answer in their own words).
+    checks_constraints = True
 
     def matches(self, request: HttpRequest) -> bool:
         """Whether ``request`` is spoken in this protocol (for multi-protocol services)."""
@@ -40,14 +43,26 @@ class Protocol:
 
     # -- shared helpers ---------------------------------------------------------------
 
-    def validate(self, op: OperationModel, params: dict[str, Any]) -> None:
-        """Refuse missing required members with the protocol's validation error."""
+    def validate(self, op: OperationModel, params: dict[str, Any], *, constraints: bool = True) -> None:
+        """Refuse missing required members (and, where AWS checks them, values outside the
+        model's enums, lengths and ranges) with the protocol's validation error.
+
+        ``constraints=False`` leaves enums and ranges to a provider that words its own
+        errors (CloudWatch answers InvalidParameterValue, EFS BadRequest)."""
         shape = op.input_shape
         if shape is None:
             return
         missing = list(_missing_members(shape, params, ""))
         if missing:
             raise self.missing_error(missing)
+        if constraints and self.checks_constraints:
+            problems = list(_constraint_problems(shape, params, ""))
+            if problems:
+                count = len(problems)
+                noun = "error" if count == 1 else "errors"
+                raise ServiceError(
+                    self.validation_code, f"{count} validation {noun} detected: {'; '.join(problems)}", 400
+                )
 
     def missing_error(self, missing: list[str]) -> ServiceError:
         count = len(missing)
@@ -60,6 +75,60 @@ class Protocol:
 
     def malformed_error(self, message: str) -> ServiceError:
         return ServiceError(self.serialization_code, message, 400)
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_render(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_render(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _constraint_problems(shape: Shape, value: Any, path: str):
+    """AWS-worded problems of ``value`` against ``shape``'s enum, min/max constraints."""
+    if value is None:
+        return
+    kind = shape.type_name
+    meta = shape.metadata
+    where = _lower_first(path) if path else shape.name
+    if kind == "string" and isinstance(value, str):
+        enum = shape.enum
+        if enum and value not in enum:
+            yield (f"Value '{value}' at '{where}' failed to satisfy constraint: "
+                   f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        size = len(value)
+    elif kind in ("list", "map") and isinstance(value, (list, dict)):
+        size = len(value)
+    elif kind in ("integer", "long", "float", "double") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "min" in meta and value < meta["min"]:
+            yield (f"Value '{_render(value)}' at '{where}' failed to satisfy constraint: "
+                   f"Member must have value greater than or equal to {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            yield (f"Value '{_render(value)}' at '{where}' failed to satisfy constraint: "
+                   f"Member must have value less than or equal to {meta['max']}")
+        return
+    elif kind == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                yield from _constraint_problems(member, value[name], f"{path}.{name}" if path else name)
+        return
+    else:
+        return
+    if "min" in meta and size < meta["min"]:
+        yield (f"Value '{_render(value)}' at '{where}' failed to satisfy constraint: "
+               f"Member must have length greater than or equal to {meta['min']}")
+    if "max" in meta and size > meta["max"]:
+        yield (f"Value '{_render(value)}' at '{where}' failed to satisfy constraint: "
+               f"Member must have length less than or equal to {meta['max']}")
+    if kind == "list":
+        for i, item in enumerate(value, 1):
+            yield from _constraint_problems(shape.member, item, f"{path}.{i}.member" if path else f"{i}")
+    elif kind == "map":
+        for k, v in value.items():
+            yield from _constraint_problems(shape.value, v, f"{path}.{k}" if path else str(k))
 
 
 def _lower_first(path: str) -> str:

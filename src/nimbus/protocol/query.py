@@ -186,6 +186,7 @@ class Ec2Protocol(QueryProtocol):
     name = "ec2"
     validation_code = "MissingParameter"
     ec2 = True
+    checks_constraints = False
 
     def missing_error(self, missing: list[str]) -> ServiceError:
         return ServiceError(

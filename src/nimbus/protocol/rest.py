@@ -334,6 +334,7 @@ class RestXmlProtocol(RestProtocol):
     name = "rest-xml"
     validation_code = "InvalidArgument"
     serialization_code = "MalformedXML"
+    checks_constraints = False  # S3 and Route 53 word their own validation errors
     content_type = "application/xml"
 
     def _parse_body(self, shape: Shape, body: bytes, *, root_is_member: bool) -> Any:

@@ -20,6 +20,9 @@ class Provider:
     """
 
     service: str = ""
+    # Whether the gateway checks the model's enum/length/range constraints before the
+    # handler runs (AWS's Coral front ends do); False when the service words its own errors.
+    model_constraints: bool = True
 
     def __init__(self, runtime: "Runtime") -> None:
         self.runtime = runtime

@@ -149,6 +149,7 @@ def _decode_token(token: str, code: str = "InvalidParameterValue") -> dict[str, 
 
 class CloudWatchProvider(Provider):
     service = "cloudwatch"
+    model_constraints = False  # it words its own validation errors, as AWS does
 
     def resource_counts(self) -> dict[str, int]:
         return {"metric": self.runtime.store.read.count(METRIC_KIND)}

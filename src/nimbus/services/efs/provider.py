@@ -70,6 +70,7 @@ def _check_tags(tags: list[dict[str, Any]]) -> None:
 
 class EfsProvider(Provider):
     service = "efs"
+    model_constraints = False  # it words its own validation errors, as AWS does
 
     def resource_counts(self) -> dict[str, int]:
         return {"file-system": self.runtime.store.read.count(FS_KIND)}
