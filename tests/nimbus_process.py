@@ -36,6 +36,7 @@ class NimbusServer:
     data_dir: Path
     port: int = field(default_factory=free_port)
     https_port: int = field(default_factory=free_port)
+    dns_port: int = field(default_factory=free_port)  # UDP and TCP (NIMBUS_DNS_PORT)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
@@ -55,7 +56,9 @@ class NimbusServer:
     def start(self, timeout: float = 20.0) -> "NimbusServer":
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+        env["NIMBUS_DNS_PORT"] = str(self.dns_port)
         env.update(self.env)
+        self.dns_port = int(env["NIMBUS_DNS_PORT"])
         self.log_path = self.data_dir.parent / f"nimbus-{self.port}.log"
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(

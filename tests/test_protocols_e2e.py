@@ -26,17 +26,17 @@ def signed(nimbus, service: str, method: str, path: str = "/", body: bytes = b""
 
 def test_unimplemented_operation_answers_501_naming_it(nimbus):
     with pytest.raises(ClientError) as info:
-        nimbus.client("ec2").describe_instances()
+        nimbus.client("ec2").describe_capacity_reservation_fleets()
     error = info.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert error["Error"]["Code"] == "NotImplemented"
-    assert "ec2:DescribeInstances" in error["Error"]["Message"]
+    assert "ec2:DescribeCapacityReservationFleets" in error["Error"]["Message"]
 
 
 def test_unimplemented_operation_through_the_cli(nimbus):
-    result = nimbus.aws("ec2", "describe-vpcs", check=False)
+    result = nimbus.aws("ec2", "describe-transit-gateways", check=False)
     assert result.returncode != 0
-    assert "NotImplemented" in result.stderr and "DescribeVpcs" in result.stderr
+    assert "NotImplemented" in result.stderr and "DescribeTransitGateways" in result.stderr
 
 
 def test_known_service_without_provider_answers_501(nimbus):

@@ -1,15 +1,22 @@
 """Accounts and the access keys that sign requests for them.
 
 An access key resolves to a ``Principal``: the account it acts in and the identity
-(root, and once IAM lands, users and role sessions).  Keys live in the state store
-(kind ``access-key``), so a restart keeps every account and key.
+(root, IAM users, role sessions, federated users).  Keys live in the state store
+(kind ``access-key``, scope ""), so a restart keeps every account and key:
+
+- root keys ``{secret, account, kind: "root", status}``;
+- IAM user keys add ``arn``, ``user_id``, ``name`` (the user name) and ``created``;
+- temporary keys (``ASIA…``) add ``session_token``, ``expires`` (epoch seconds, real
+  time) and ``session``: the session's policies, tags, MFA time, source identity and
+  parent (the role or user the session acts for).
 """
 
 from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .state import Store
 
@@ -23,7 +30,12 @@ class Principal:
     arn: str
     user_id: str
     kind: str = "root"  # root | user | assumed-role | federated-user | anonymous
-    name: str = ""
+    name: str = ""  # user name; role name for role sessions; federated user name
+    access_key: str = ""
+    parent_arn: str = ""  # the role of a role session, the user of a federation token
+    # Temporary credentials: {"policies": [json...], "policy_arns": [...], "tags": {...},
+    # "mfa_time": epoch|None, "issued": epoch, "source_identity": str, "transitive": [...]}
+    session: Any = field(default=None, compare=False, hash=False)
 
     @property
     def is_root(self) -> bool:
@@ -101,7 +113,8 @@ class Accounts:
         if doc is not None:
             account = doc["account"]
             if doc["kind"] == "root":
-                principal = root_principal(account)
+                principal = Principal(account_id=account, arn=f"arn:aws:iam::{account}:root", user_id=account,
+                                      kind="root", access_key=access_key_id)
             else:
                 principal = Principal(
                     account_id=account,
@@ -109,6 +122,9 @@ class Accounts:
                     user_id=doc.get("user_id", access_key_id),
                     kind=doc["kind"],
                     name=doc.get("name", ""),
+                    access_key=access_key_id,
+                    parent_arn=doc.get("parent_arn", ""),
+                    session=doc.get("session"),
                 )
             credential = Credential(
                 access_key_id=access_key_id,

@@ -129,6 +129,42 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dig(args: argparse.Namespace) -> int:
+    """Ask the running Nimbus's DNS server (found through /_nimbus/health), dig-style."""
+    import socket
+
+    from dnslib import EDNS0, EDNSOption, DNSRecord
+
+    config = _config(args)
+    server = args.server
+    if server is None:
+        try:
+            server = _get(f"http://{config.host}:{config.port}/_nimbus/health").get("dns")
+        except (urllib.error.URLError, OSError):
+            print(f"Nimbus is not running on http://{config.host}:{config.port}", file=sys.stderr)
+            return 1
+        if not server:
+            print("Nimbus runs without a DNS server", file=sys.stderr)
+            return 1
+    host, _, port = server.rpartition(":")
+    query = DNSRecord.question(args.name, args.type.upper())
+    if args.subnet:
+        import ipaddress
+
+        net = ipaddress.ip_network(args.subnet, strict=False)
+        family = 1 if net.version == 4 else 2
+        data = family.to_bytes(2, "big") + bytes([net.prefixlen, 0]) + net.network_address.packed[: (net.prefixlen + 7) // 8]
+        query.add_ar(EDNS0(udp_len=4096, opts=[EDNSOption(8, data)]))
+    try:
+        reply = DNSRecord.parse(query.send(host, int(port), tcp=args.tcp, timeout=3))
+    except (socket.timeout, OSError) as exc:
+        print(f"no answer from {server}: {exc}", file=sys.stderr)
+        return 1
+    print(f";; SERVER: {server}")
+    print(reply)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nimbus", description="An AWS-compatible cloud on one machine.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +205,15 @@ def main(argv: list[str] | None = None) -> int:
 
     features = sub.add_parser("features", help="print the feature table: implemented operations per service")
     features.set_defaults(func=cmd_features)
+
+    dig = sub.add_parser("dig", help="ask Nimbus's DNS server: nimbus dig NAME [TYPE]")
+    common(dig)
+    dig.add_argument("name")
+    dig.add_argument("type", nargs="?", default="A")
+    dig.add_argument("--tcp", action="store_true", help="ask over TCP")
+    dig.add_argument("--subnet", help="EDNS client subnet, e.g. 203.0.113.0/24")
+    dig.add_argument("--server", help="host:port of the DNS server (default: from /_nimbus/health)")
+    dig.set_defaults(func=cmd_dig)
 
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

@@ -36,7 +36,16 @@ SETTINGS: dict[str, Setting] = {
     "fsync": Setting("NIMBUS_FSYNC", "0", "1: fsync every committed write and object, surviving power loss (a kill -9 is survived either way)."),
     "max_request_body": Setting("NIMBUS_MAX_REQUEST_BODY", "16777216", "Largest non-streamed request body in bytes (object uploads stream and are not limited by this)."),
     "log_level": Setting("NIMBUS_LOG_LEVEL", "info", "debug, info, warning or error."),
+    "enforce_iam": Setting("NIMBUS_ENFORCE_IAM", "1", "1: every request is authorized by the IAM policy engine, as in AWS. 0: every authenticated request is let through (quick experiments; requests are still recorded for LookupEvents)."),
     "fault_injection": Setting("NIMBUS_FAULT_INJECTION", "", "Comma-separated service:Operation pairs whose handler fails with a 500 InternalFailure, to test clients' error handling and retries."),
+    "dns_host": Setting("NIMBUS_DNS_HOST", "127.0.0.1", "Address the authoritative DNS server (Route 53 zones, Nimbus's own names) listens on, UDP and TCP."),
+    "dns_port": Setting("NIMBUS_DNS_PORT", "53", "DNS port; when 53 cannot be bound (not root, or taken) Nimbus falls back to 10053, then to a free port (see /_nimbus/health). -1 turns DNS off."),
+    "dns_forward": Setting("NIMBUS_DNS_FORWARD", "", "host[:port] of an upstream resolver for names no hosted zone covers; empty (default) answers REFUSED instead."),
+    "dns_latency_map": Setting("NIMBUS_DNS_LATENCY_MAP", "", "Comma-separated CIDR=region pairs: the AWS region of clients (by source address or EDNS client subnet) for latency and geoproximity routing; others are in NIMBUS_REGION."),
+    "dns_geo_map": Setting("NIMBUS_DNS_GEO_MAP", "", "Comma-separated CIDR=location pairs for geolocation routing; location is a country code, optionally with a subdivision (US-WA), or a continent code (EU)."),
+    "dns_vpc_map": Setting("NIMBUS_DNS_VPC_MAP", "", "Comma-separated CIDR=vpc-id pairs: DNS clients in these source ranges are inside that VPC (private hosted zones), besides EC2 instance and network interface addresses."),
+    "engine_cache": Setting("NIMBUS_ENGINE_CACHE", "~/.cache/nimbus/engines", "Where engine templates (an initdb / mariadb-install-db result, built once per machine) are cached; DB and cache data live under the data directory."),
+    "route53_propagation": Setting("NIMBUS_ROUTE53_PROPAGATION", "0", "Simulated seconds a Route 53 change stays PENDING at least; it is INSYNC once the DNS server serves it and this much time passed."),
 }
 
 
@@ -55,7 +64,16 @@ class Config:
     fsync: bool = False
     max_request_body: int = 16 * 1024 * 1024
     log_level: str = "info"
+    enforce_iam: bool = True
     fault_injection: str = ""
+    dns_host: str = "127.0.0.1"
+    dns_port: int = 53
+    dns_forward: str = ""
+    dns_latency_map: str = ""
+    dns_geo_map: str = ""
+    dns_vpc_map: str = ""
+    route53_propagation: int = 0
+    engine_cache: str = "~/.cache/nimbus/engines"
 
     @property
     def faulty_operations(self) -> frozenset[tuple[str, str]]:

@@ -23,11 +23,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("nimbus.planes")
 
 # module:Class of every data plane, started in this order.
-PLANES: list[str] = []
+PLANES: list[str] = [
+    "nimbus.planes.dns:DnsPlane",
+    "nimbus.planes.engines:EnginesPlane",
+]
 
 # module:Class of every controller; ``tick(now)`` runs every ``interval`` simulated seconds
 # and immediately whenever the clock is advanced.
-CONTROLLERS: list[str] = []
+CONTROLLERS: list[str] = [
+    "nimbus.planes.healthchecks:HealthCheckController",
+    "nimbus.planes.engines:EnginesController",
+    "nimbus.services.s3.lifecycle:S3Controller",
+    "nimbus.services.ec2.spot:SpotController",
+    "nimbus.services.ec2.spot:InstanceSweeper",
+]
 
 
 class Plane(Protocol):

@@ -162,7 +162,7 @@ class QueryProtocol(Protocol):
         shape = op.output_shape
         if shape is not None:
             wrapper = shape.serialization.get("resultWrapper") or f"{name}Result"
-            _compiler(model).emitter(shape)(out, output or {}, wrapper)
+            _compiler(model).write(out, shape, output or {}, wrapper)
         out.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{name}Response>")
         headers = new_headers(Content_Type="text/xml", x_amzn_RequestId=request_id)
         return HttpResponse(200, headers, "".join(out).encode())
@@ -201,7 +201,7 @@ class Ec2Protocol(QueryProtocol):
         if shape is not None and output:
             compiler = _compiler(model)
             inner: list[str] = []
-            compiler.emitter(shape)(inner, output, "_")
+            compiler.write(inner, shape, output, "_")
             out.extend(inner[1:-1])  # members only: EC2 puts them straight under the response
         out.append(f"</{name}Response>")
         headers = new_headers(Content_Type="text/xml;charset=UTF-8")

@@ -375,7 +375,7 @@ class RestXmlProtocol(RestProtocol):
             ns_attr = f' xmlns="{ns}"' if ns else ""
             return f"{XML_DECLARATION}<{root}{ns_attr}>{text}</{root}>".encode()
         out = [XML_DECLARATION]
-        _xml_compiler(model).emitter(shape)(out, value, root)
+        _xml_compiler(model).write(out, shape, value, root)
         ns = _service_namespace(model)
         if ns and shape.type_name == "structure" and "xmlNamespace" not in shape.serialization:
             # The root element carries the service namespace, as AWS's responses do.

@@ -10,6 +10,7 @@ maps use ``<entry><key/><value/></entry>`` unless flattened.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any, Callable
 
@@ -17,13 +18,17 @@ from botocore.model import Shape
 
 from .values import WireValueError, scalar_from_text, scalar_to_text
 
-Emitter = Callable[[list[str], Any, str], None]
+# An emitter appends ``value`` as XML to ``out`` between an opening tag (complete, e.g.
+# '<Name xmlns="...">') and a closing tag, both computed once when the shape is compiled.
+Emitter = Callable[[list[str], Any, str, str], None]
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
+_SPECIAL = re.compile('[&<>"\r]')
 
 
 def escape(text: str) -> str:
-    return text.translate(_ESCAPES)
+    # Most values need no escaping; searching first is several times cheaper than translating.
+    return text.translate(_ESCAPES) if _SPECIAL.search(text) else text
 
 
 def member_tag(member_shape: Shape, member_name: str) -> str:
@@ -55,6 +60,10 @@ class XmlCompiler:
 
     # -- output ---------------------------------------------------------------------
 
+    def write(self, out: list[str], shape: Shape, value: Any, tag: str) -> None:
+        """Append ``value`` as the element ``tag`` of ``shape``."""
+        self.emitter(shape)(out, value, f"<{tag}{namespace_attr(shape)}>", f"</{tag}>")
+
     def emitter(self, shape: Shape) -> Emitter:
         kind = shape.type_name
         if kind == "structure":
@@ -66,40 +75,59 @@ class XmlCompiler:
         return self._scalar(shape)
 
     def _scalar(self, shape: Shape) -> Emitter:
-        ns = namespace_attr(shape)
-        ts = self.timestamp_format
-        if shape.type_name == "string":
+        kind = shape.type_name
+        if kind == "string":
 
-            def emit_string(out: list[str], value: Any, tag: str) -> None:
-                out.append(f"<{tag}{ns}>{escape(str(value))}</{tag}>")
+            def emit_string(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+                out.append(open_tag + escape(value if type(value) is str else str(value)) + close_tag)
 
             return emit_string
+        if kind in ("integer", "long", "short", "byte"):
 
-        def emit_scalar(out: list[str], value: Any, tag: str) -> None:
-            out.append(f"<{tag}{ns}>{escape(scalar_to_text(shape, value, ts))}</{tag}>")
+            def emit_integer(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+                out.append(f"{open_tag}{int(value)}{close_tag}")
+
+            return emit_integer
+        if kind == "boolean":
+
+            def emit_boolean(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+                out.append(open_tag + ("true" if value else "false") + close_tag)
+
+            return emit_boolean
+        ts = self.timestamp_format
+
+        def emit_scalar(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+            out.append(open_tag + escape(scalar_to_text(shape, value, ts)) + close_tag)
 
         return emit_scalar
+
+    def _member_plan(self, name: str, member: Shape) -> tuple[str, str, Emitter]:
+        tag = member_tag(member, name)
+        return f"<{tag}{namespace_attr(member)}>", f"</{tag}>", self.emitter(member)
 
     def _structure(self, shape: Shape) -> Emitter:
         cached = self._structures.get(shape.name)
         if cached is not None:
             return cached
-        plan: list[tuple[str, str, Emitter]] = []
+        plan: dict[str, tuple[str, str, Emitter]] = {}
         attributes: list[tuple[str, str, Shape]] = []
-        ns = namespace_attr(shape)
 
-        def emit_structure(out: list[str], value: Any, tag: str) -> None:
-            attrs = ns
-            for name, attr_name, attr_shape in attributes:
-                v = value.get(name)
+        def emit_structure(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+            if attributes:
+                attrs = "".join(
+                    f' {attr_name}="{escape(scalar_to_text(attr_shape, value[name]))}"'
+                    for name, attr_name, attr_shape in attributes
+                    if value.get(name) is not None
+                )
+                open_tag = open_tag[:-1] + attrs + ">"
+            out.append(open_tag)
+            # Walk the value, not the model: records carry a handful of a shape's members.
+            for name, v in value.items():
                 if v is not None:
-                    attrs += f' {attr_name}="{escape(scalar_to_text(attr_shape, v))}"'
-            out.append(f"<{tag}{attrs}>")
-            for name, child_tag, child in plan:
-                v = value.get(name)
-                if v is not None:
-                    child(out, v, child_tag)
-            out.append(f"</{tag}>")
+                    entry = plan.get(name)
+                    if entry is not None:
+                        entry[2](out, v, entry[0], entry[1])
+            out.append(close_tag)
 
         # Register before compiling members: recursive shapes refer to themselves.
         self._structures[shape.name] = emit_structure
@@ -109,26 +137,26 @@ class XmlCompiler:
             if member.serialization.get("xmlAttribute"):
                 attributes.append((name, member.serialization["name"], member))
                 continue
-            plan.append((name, member_tag(member, name), self.emitter(member)))
+            plan[name] = self._member_plan(name, member)
         return emit_structure
 
     def _list(self, shape: Shape) -> Emitter:
         item = self.emitter(shape.member)
         if shape.serialization.get("flattened"):
 
-            def emit_flat(out: list[str], value: Any, tag: str) -> None:
+            def emit_flat(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
                 for element in value:
-                    item(out, element, tag)
+                    item(out, element, open_tag, close_tag)
 
             return emit_flat
-        item_tag = shape.member.serialization.get("name", "member")
-        ns = namespace_attr(shape)
+        item_name = shape.member.serialization.get("name", "member")
+        item_open, item_close = f"<{item_name}{namespace_attr(shape.member)}>", f"</{item_name}>"
 
-        def emit_list(out: list[str], value: Any, tag: str) -> None:
-            out.append(f"<{tag}{ns}>")
+        def emit_list(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+            out.append(open_tag)
             for element in value:
-                item(out, element, item_tag)
-            out.append(f"</{tag}>")
+                item(out, element, item_open, item_close)
+            out.append(close_tag)
 
         return emit_list
 
@@ -137,19 +165,21 @@ class XmlCompiler:
         value_tag = shape.value.serialization.get("name") or "value"
         emit_key = self.emitter(shape.key)
         emit_value = self.emitter(shape.value)
+        key_open, key_close = f"<{key_tag}>", f"</{key_tag}>"
+        value_open, value_close = f"<{value_tag}>", f"</{value_tag}>"
         flattened = bool(shape.serialization.get("flattened"))
 
-        def emit_map(out: list[str], value: Any, tag: str) -> None:
+        def emit_map(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+            entry_open, entry_close = (open_tag, close_tag) if flattened else ("<entry>", "</entry>")
             if not flattened:
-                out.append(f"<{tag}>")
-            entry = tag if flattened else "entry"
+                out.append(open_tag)
             for k, v in value.items():
-                out.append(f"<{entry}>")
-                emit_key(out, k, key_tag)
-                emit_value(out, v, value_tag)
-                out.append(f"</{entry}>")
+                out.append(entry_open)
+                emit_key(out, k, key_open, key_close)
+                emit_value(out, v, value_open, value_close)
+                out.append(entry_close)
             if not flattened:
-                out.append(f"</{tag}>")
+                out.append(close_tag)
 
         return emit_map
 

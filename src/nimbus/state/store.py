@@ -16,7 +16,7 @@ transaction is atomic with respect to every other request.
 
 from __future__ import annotations
 
-import json
+import orjson
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -46,7 +46,9 @@ class Change:
 
 
 def _dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    # orjson: listings decode thousands of records per request; it is several times
+    # faster than the json module both ways.  Non-string keys become strings, as JSON has it.
+    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class Txn:
@@ -60,7 +62,7 @@ class Txn:
         row = self._conn.execute(
             "SELECT doc FROM records WHERE kind=? AND scope=? AND key=?", (kind, scope, key)
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        return orjson.loads(row[0]) if row else None
 
     def exists(self, kind: str, key: str, scope: str = "") -> bool:
         return (
@@ -120,7 +122,7 @@ class Txn:
             sql += " LIMIT ?"
             args.append(limit)
         for key, doc in self._conn.execute(sql, args):
-            yield key, json.loads(doc)
+            yield key, orjson.loads(doc)
 
     def scan_keys(self, kind: str, scope: str = "", *, prefix: str = "") -> Iterator[str]:
         sql = "SELECT key FROM records WHERE kind=? AND scope=?"

@@ -72,6 +72,9 @@ def _error_noun(prefix: str | None) -> str:
         "i": "InstanceID", "vpc": "Vpc", "subnet": "Subnet", "sg": "Group", "vol": "Volume", "snap": "Snapshot",
         "ami": "AMIID", "igw": "InternetGatewayID", "rtb": "RouteTableID", "eni": "NetworkInterfaceID",
         "eipalloc": "AllocationID", "nat": "NatGatewayID", "acl": "NetworkAclID",
+        "pcx": "VpcPeeringConnectionID", "vpce": "VpcEndpointId", "sgr": "SecurityGroupRuleId", "pl": "PrefixListID",
+        "cgw": "CustomerGatewayID", "vgw": "VpnGatewayID", "vpn": "VpnConnectionID", "eigw": "EgressOnlyInternetGatewayId",
+        "fl": "FlowLogId", "dopt": "DhcpOptionID",
     }.get(prefix or "", "ID")
 
 

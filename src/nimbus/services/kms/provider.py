@@ -25,6 +25,7 @@ from ...errors import ServiceError
 from ...gateway.context import RequestContext
 from ...regions import partition_of
 from ..base import Provider
+from . import keys as material
 
 KEY_KIND = "kms:key"
 ALIAS_KIND = "kms:alias"
@@ -229,7 +230,20 @@ class KmsProvider(Provider):
             raise ServiceError("KMSInvalidStateException", f"{doc['Arn']} is pending deletion.")
         if state != "Enabled":
             raise ServiceError("KMSInvalidStateException", f"{doc['Arn']} is {state}.")
+        if doc.get("Rotation") and doc["KeySpec"] == "SYMMETRIC_DEFAULT":
+            period = doc.get("RotationPeriod", 365) * 86400
+            due = doc.get("LastRotation", doc.get("RotationStart", _now(ctx))) + period
+            if _now(ctx) >= due:  # automatic rotation, on the simulation clock
+                self._rotate(ctx, doc, "AUTOMATIC", when=due)
         return doc
+
+    def _rotate(self, ctx: RequestContext, doc: dict[str, Any], kind: str, when: float | None = None) -> None:
+        doc.setdefault("PreviousMaterials", []).append(doc["Material"])
+        doc["Material"] = base64.b64encode(os.urandom(32)).decode()
+        doc["LastRotation"] = when if when is not None else _now(ctx)
+        doc.setdefault("Rotations", []).append({"RotationDate": doc["LastRotation"], "RotationType": kind})
+        with ctx.store.transaction() as txn:
+            txn.put(KEY_KIND, doc["KeyId"], doc, ctx.scope)
 
     def _aws_managed(self, ctx: RequestContext, alias: str) -> dict[str, Any]:
         """AWS creates an AWS managed key (``alias/aws/<service>``) on first use."""
@@ -303,9 +317,15 @@ class KmsProvider(Provider):
             "KeyManager": doc["KeyManager"],
             "CustomerMasterKeySpec": doc["KeySpec"],
             "KeySpec": doc["KeySpec"],
-            "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
             "MultiRegion": doc["MultiRegion"],
         }
+        spec = doc["KeySpec"]
+        if doc["KeyUsage"] == "ENCRYPT_DECRYPT":
+            meta["EncryptionAlgorithms"] = material.encryption_algorithms(spec)
+        if material.signing_algorithms(spec) and doc["KeyUsage"] == "SIGN_VERIFY":
+            meta["SigningAlgorithms"] = material.signing_algorithms(spec)
+        if material.mac_algorithms(spec):
+            meta["MacAlgorithms"] = material.mac_algorithms(spec)
         if doc.get("DeletionDate"):
             meta["DeletionDate"] = _dt(doc["DeletionDate"])
         if doc["MultiRegion"]:
@@ -332,8 +352,8 @@ class KmsProvider(Provider):
         origin = params.get("Origin") or "AWS_KMS"
         if origin not in ORIGINS:
             raise _enum_error(origin, "origin", ORIGINS)
-        if spec != "SYMMETRIC_DEFAULT":
-            raise ServiceError("UnsupportedOperationException", f"Nimbus supports only SYMMETRIC_DEFAULT keys so far, not {spec}.")
+        if spec not in material.SUPPORTED:
+            raise ServiceError("UnsupportedOperationException", f"Nimbus does not support {spec} keys yet.")
         if origin != "AWS_KMS":
             raise ServiceError("UnsupportedOperationException", f"Nimbus supports only the AWS_KMS key origin so far, not {origin}.")
         if params.get("CustomKeyStoreId") or params.get("XksKeyId"):
@@ -350,6 +370,10 @@ class KmsProvider(Provider):
         tags = params.get("Tags") or []
         _check_tags(tags)
         doc = self._new_key(ctx, description, multi_region=bool(params.get("MultiRegion")), policy=policy, tags=tags)
+        if spec != "SYMMETRIC_DEFAULT":
+            doc.update(KeySpec=spec, KeyUsage=usage, Material=material.new_material(spec))
+        elif usage != "ENCRYPT_DECRYPT":
+            raise _validation(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
         with ctx.store.transaction() as txn:
             txn.put(KEY_KIND, doc["KeyId"], doc, ctx.scope)
         return {"KeyMetadata": self._metadata(doc)}
@@ -539,11 +563,15 @@ class KmsProvider(Provider):
             if wanted["KeyId"] != key_id:
                 raise ServiceError("IncorrectKeyException", "The key ID in the request does not identify a KMS key that can perform this operation.")
         doc = self._usable(ctx, key_id)
-        try:
-            plaintext = AESGCM(base64.b64decode(doc["Material"])).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(key_id, context))
-        except InvalidTag:
-            raise invalid from None
-        return doc, plaintext
+        if doc["KeySpec"] != "SYMMETRIC_DEFAULT":
+            raise invalid
+        for candidate in [doc["Material"], *reversed(doc.get("PreviousMaterials", []))]:
+            try:
+                plaintext = AESGCM(base64.b64decode(candidate)).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(key_id, context))
+                return doc, plaintext
+            except InvalidTag:
+                continue
+        raise invalid
 
     def encrypt(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         plaintext = params["Plaintext"]
@@ -552,9 +580,14 @@ class KmsProvider(Provider):
                 "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
                 "Member must have length between 1 and 4096"
             )
+        doc = self._usable(ctx, params["KeyId"])
+        if doc["KeySpec"] != "SYMMETRIC_DEFAULT":
+            if doc["KeyUsage"] != "ENCRYPT_DECRYPT":
+                raise ServiceError("InvalidKeyUsageException", f"{doc['Arn']} key usage is {doc['KeyUsage']} which is not valid for Encrypt.")
+            blob = material.rsa_encrypt(doc, plaintext, params.get("EncryptionAlgorithm"))
+            return {"CiphertextBlob": blob, "KeyId": doc["Arn"], "EncryptionAlgorithm": params["EncryptionAlgorithm"]}
         self._check_algorithm(params.get("EncryptionAlgorithm"))
         context = self._check_context(params.get("EncryptionContext"))
-        doc = self._usable(ctx, params["KeyId"])
         if params.get("DryRun"):
             raise ServiceError("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
         return {"CiphertextBlob": self._seal(doc, plaintext, context), "KeyId": doc["Arn"], "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
@@ -565,7 +598,13 @@ class KmsProvider(Provider):
             raise _validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
         if not 1 <= len(blob) <= 6144:
             raise _validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
-        self._check_algorithm(params.get("EncryptionAlgorithm"))
+        algorithm = params.get("EncryptionAlgorithm")
+        if algorithm and algorithm.startswith("RSAES"):
+            if not params.get("KeyId"):
+                raise _validation("KeyId is required to decrypt with an asymmetric key.")
+            doc = self._usable(ctx, params["KeyId"])
+            return {"KeyId": doc["Arn"], "Plaintext": material.rsa_decrypt(doc, blob, algorithm), "EncryptionAlgorithm": algorithm}
+        self._check_algorithm(algorithm)
         if params.get("Recipient"):
             raise ServiceError("UnsupportedOperationException", "Nitro Enclaves recipients are not supported by Nimbus.")
         context = self._check_context(params.get("EncryptionContext"))
@@ -608,6 +647,8 @@ class KmsProvider(Provider):
             )
         context = self._check_context(params.get("EncryptionContext"))
         doc = self._usable(ctx, params["KeyId"])
+        if doc["KeySpec"] != "SYMMETRIC_DEFAULT":
+            raise ServiceError("InvalidKeyUsageException", f"{doc['Arn']} is not a symmetric encryption key.")
         if params.get("Recipient"):
             raise ServiceError("UnsupportedOperationException", "Nitro Enclaves recipients are not supported by Nimbus.")
         if params.get("DryRun"):
@@ -755,3 +796,158 @@ class KmsProvider(Provider):
         if ref.startswith("alias/") or ":alias/" in ref:
             raise ServiceError("NotFoundException", f"Invalid keyId '{ref}'")
         return ref
+
+
+class _AsymmetricAndGrants:
+    """Sign/Verify/GetPublicKey, GenerateMac/VerifyMac, grants and on-demand rotation.
+
+    Grants live in the key record's ``"Grants"`` list (GrantId, GrantToken, GranteePrincipal,
+    RetiringPrincipal, Operations, Constraints, Name, CreationDate), beside ``"Policy"``
+    (the key policy text): both are what the IAM engine reads.
+    """
+
+    def sign(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        signature = material.sign(doc, params["Message"], params.get("SigningAlgorithm"), params.get("MessageType"))
+        return {"KeyId": doc["Arn"], "Signature": signature, "SigningAlgorithm": params["SigningAlgorithm"]}
+
+    def verify(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        if not material.verify(doc, params["Message"], params["Signature"], params.get("SigningAlgorithm"), params.get("MessageType")):
+            raise ServiceError("KMSInvalidSignatureException", "The signature is not valid.")
+        return {"KeyId": doc["Arn"], "SignatureValid": True, "SigningAlgorithm": params["SigningAlgorithm"]}
+
+    def get_public_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._resolve(ctx, params["KeyId"])
+        spec = doc["KeySpec"]
+        if spec == "SYMMETRIC_DEFAULT" or spec.startswith("HMAC"):
+            raise ServiceError("UnsupportedOperationException", f"{doc['Arn']} is not an asymmetric key.")
+        result = {"KeyId": doc["Arn"], "PublicKey": material.public_key_der(doc), "CustomerMasterKeySpec": spec,
+                  "KeySpec": spec, "KeyUsage": doc["KeyUsage"]}
+        if doc["KeyUsage"] == "SIGN_VERIFY":
+            result["SigningAlgorithms"] = material.signing_algorithms(spec)
+        else:
+            result["EncryptionAlgorithms"] = material.encryption_algorithms(spec)
+        return result
+
+    def generate_mac(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        return {"KeyId": doc["Arn"], "Mac": material.mac(doc, params["Message"], params["MacAlgorithm"]),
+                "MacAlgorithm": params["MacAlgorithm"]}
+
+    def verify_mac(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        import hmac as _hmac
+
+        doc = self._usable(ctx, params["KeyId"])
+        expected = material.mac(doc, params["Message"], params["MacAlgorithm"])
+        if not _hmac.compare_digest(expected, params["Mac"]):
+            raise ServiceError("KMSInvalidMacException", "The MAC is not valid.")
+        return {"KeyId": doc["Arn"], "MacValid": True, "MacAlgorithm": params["MacAlgorithm"]}
+
+    # -- rotation ------------------------------------------------------------------------
+
+    def rotate_key_on_demand(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        if doc["KeySpec"] != "SYMMETRIC_DEFAULT":
+            raise ServiceError("UnsupportedOperationException", f"{doc['Arn']} is not a symmetric encryption key.")
+        self._rotate(ctx, doc, "ON_DEMAND")
+        return {"KeyId": doc["KeyId"]}
+
+    def list_key_rotations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._resolve(ctx, params["KeyId"], allow_alias=False)
+        items = [{"KeyId": doc["KeyId"], "RotationDate": _dt(r["RotationDate"]), "RotationType": r["RotationType"]}
+                 for r in doc.get("Rotations", [])]
+        page, extra = _page(items, params, maximum=1000, default=100)
+        return {"Rotations": page, **extra}
+
+    # -- grants --------------------------------------------------------------------------
+
+    GRANT_OPERATIONS = ("Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom",
+                        "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey",
+                        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac",
+                        "DeriveSharedSecret")
+
+    def create_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        operations = params.get("Operations") or []
+        for op in operations:
+            if op not in self.GRANT_OPERATIONS:
+                raise _enum_error(op, "operations", self.GRANT_OPERATIONS)
+        if not operations:
+            raise _validation("Operations must not be empty.")
+        grantee = params.get("GranteePrincipal")
+        if not grantee:
+            raise _validation("GranteePrincipal is required.")
+        grant_id = os.urandom(32).hex()
+        token = base64.urlsafe_b64encode(os.urandom(48)).decode().rstrip("=")
+        grant = {"GrantId": grant_id, "GrantToken": token, "GranteePrincipal": grantee, "Operations": operations,
+                 "IssuingAccount": f"arn:aws:iam::{ctx.account_id}:root", "CreationDate": _now(ctx)}
+        for field in ("RetiringPrincipal", "Constraints", "Name"):
+            if params.get(field):
+                grant[field] = params[field]
+
+        def change(doc: dict[str, Any]) -> None:
+            if doc["KeyState"] == "PendingDeletion":
+                raise ServiceError("KMSInvalidStateException", f"{doc['Arn']} is pending deletion.")
+            if grant.get("Name"):
+                for existing in doc.get("Grants", []):  # same name and parameters: the same grant
+                    if existing.get("Name") == grant["Name"] and existing["Operations"] == operations and existing["GranteePrincipal"] == grantee:
+                        grant.update(GrantId=existing["GrantId"], GrantToken=existing["GrantToken"])
+                        return
+            doc.setdefault("Grants", []).append(grant)
+
+        doc = self._set_state(ctx, params["KeyId"], change)
+        grant["KeyId"] = doc["Arn"]
+        return {"GrantId": grant["GrantId"], "GrantToken": grant["GrantToken"]}
+
+    def _grant_view(self, doc: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
+        view = {k: v for k, v in grant.items() if k != "GrantToken"}
+        view["KeyId"] = doc["Arn"]
+        view["CreationDate"] = _dt(grant["CreationDate"])
+        return view
+
+    def list_grants(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._resolve(ctx, params["KeyId"])
+        grants = [g for g in doc.get("Grants", [])
+                  if (not params.get("GrantId") or g["GrantId"] == params["GrantId"])
+                  and (not params.get("GranteePrincipal") or g["GranteePrincipal"] == params["GranteePrincipal"])]
+        page, extra = _page([self._grant_view(doc, g) for g in grants], params, maximum=100, default=50)
+        return {"Grants": page, **extra}
+
+    def list_retirable_grants(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        principal = params["RetiringPrincipal"]
+        items = [self._grant_view(doc, g) for doc in self._keys(ctx) for g in doc.get("Grants", [])
+                 if g.get("RetiringPrincipal") == principal]
+        page, extra = _page(items, params, maximum=100, default=50)
+        return {"Grants": page, **extra}
+
+    def _drop_grant(self, ctx: RequestContext, key_ref: str, match) -> None:
+        found = []
+
+        def change(doc: dict[str, Any]) -> None:
+            kept = [g for g in doc.get("Grants", []) if not match(g)]
+            found.append(len(kept) != len(doc.get("Grants", [])))
+            doc["Grants"] = kept
+
+        self._set_state(ctx, key_ref, change)
+        if not found[0]:
+            raise ServiceError("NotFoundException", "Grant not found.")
+
+    def revoke_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._drop_grant(ctx, params["KeyId"], lambda g: g["GrantId"] == params["GrantId"])
+        return {}
+
+    def retire_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        token, grant_id, key_ref = params.get("GrantToken"), params.get("GrantId"), params.get("KeyId")
+        if token:
+            for doc in self._keys(ctx):
+                if any(g["GrantToken"] == token for g in doc.get("Grants", [])):
+                    self._drop_grant(ctx, doc["KeyId"], lambda g: g["GrantToken"] == token)
+                    return {}
+            raise ServiceError("InvalidGrantTokenException", "The grant token is not valid.")
+        if not (grant_id and key_ref):
+            raise _validation("Either GrantToken, or both GrantId and KeyId must be specified.")
+        self._drop_grant(ctx, key_ref, lambda g: g["GrantId"] == grant_id)
+        return {}
+
+
+KmsProvider.__bases__ = (_AsymmetricAndGrants, *KmsProvider.__bases__)

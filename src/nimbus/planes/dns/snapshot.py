@@ -1,0 +1,184 @@
+"""Immutable views of every hosted zone, built from the store and swapped atomically.
+
+A ``Snapshot`` holds per-zone ``ZoneView``s (records grouped by name and type, rdata
+already packed), the health of every health check, the VPC of known source addresses
+and each alias resolver's data.  The DNS plane rebuilds only what a change touched and
+publishes a new ``Snapshot`` object; packets read whichever snapshot was current when
+they arrived and never touch the store.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...services.route53 import records as R
+from .geo import REGION_COORDS
+
+log = logging.getLogger("nimbus.dns")
+
+
+class Entry:
+    """One resource record set, ready to answer."""
+
+    __slots__ = (
+        "name", "rtype", "ttl", "rdatas", "policy", "set_id", "weight", "region", "geo", "failover",
+        "hc", "multivalue", "coords", "bias", "alias",
+    )
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.name: str = doc["Name"]
+        self.rtype: int = R.QTYPE_NUM[doc["Type"]]
+        self.ttl: int = int(doc.get("TTL", 60))
+        self.rdatas: list[bytes] = []
+        for item in doc.get("ResourceRecords") or []:
+            try:
+                self.rdatas.append(R.rdata_wire(R.parse_value(doc["Type"], item["Value"])))
+            except Exception:  # validated on the way in; never let one record break a zone
+                log.warning("skipping unparsable value %r of %s %s", item.get("Value"), doc["Name"], doc["Type"])
+        self.policy = R.routing_policy(doc)
+        self.set_id = doc.get("SetIdentifier")
+        self.weight = int(doc.get("Weight", 0))
+        self.region = doc.get("Region")
+        geo = doc.get("GeoLocation") or {}
+        self.geo = (geo.get("ContinentCode"), geo.get("CountryCode"), geo.get("SubdivisionCode"))
+        self.failover = doc.get("Failover")
+        self.hc = doc.get("HealthCheckId")
+        self.multivalue = bool(doc.get("MultiValueAnswer"))
+        prox = doc.get("GeoProximityLocation") or {}
+        self.bias = int(prox.get("Bias", 0) or 0)
+        coords = prox.get("Coordinates")
+        if coords:
+            self.coords = (float(coords["Latitude"]), float(coords["Longitude"]))
+        else:
+            self.coords = REGION_COORDS.get(prox.get("AWSRegion") or "", None)
+        alias = doc.get("AliasTarget")
+        self.alias = (
+            (alias.get("HostedZoneId", ""), R.normalize_name(alias["DNSName"]), bool(alias.get("EvaluateTargetHealth")))
+            if alias
+            else None
+        )
+
+
+@dataclass
+class ZoneView:
+    id: str
+    account: str
+    name: str
+    private: bool
+    vpcs: frozenset[str]
+    created: float
+    nodes: dict[str, dict[int, list[Entry]]]
+    existing: frozenset[str]  # every owner name and its ancestors inside the zone
+    delegations: frozenset[str]  # names below the apex that carry NS records
+    soa: tuple[int, bytes] | None  # (negative-caching TTL, rdata)
+    records: int = 0
+
+
+def build_zone(store: Any, account: str, zone: dict[str, Any]) -> ZoneView:
+    zone_id = zone["Id"]
+    apex = zone["Name"]
+    nodes: dict[str, dict[int, list[Entry]]] = {}
+    existing: set[str] = set()
+    delegations: set[str] = set()
+    soa: tuple[int, bytes] | None = None
+    count = 0
+    for _key, doc in store.read.scan(R.RRSET_KIND, account, prefix=R.zone_prefix(zone_id)):
+        entry = Entry(doc)
+        count += 1
+        nodes.setdefault(entry.name, {}).setdefault(entry.rtype, []).append(entry)
+        name = entry.name
+        while name not in existing:
+            existing.add(name)
+            if name == apex or "." not in name.rstrip("."):
+                break
+            name = name.split(".", 1)[1]
+        if entry.rtype == 2 and entry.name != apex:
+            delegations.add(entry.name)
+        if entry.rtype == 6 and entry.name == apex and entry.rdatas:
+            minimum = int.from_bytes(entry.rdatas[0][-4:], "big")
+            soa = (min(entry.ttl, minimum), entry.rdatas[0])
+    return ZoneView(
+        id=zone_id,
+        account=account,
+        name=apex,
+        private=bool(zone.get("Private")),
+        vpcs=frozenset(v["VPCId"] for v in zone.get("VPCs") or []),
+        created=float(zone.get("created", 0)),
+        nodes=nodes,
+        existing=frozenset(existing),
+        delegations=frozenset(delegations),
+        soa=soa,
+        records=count,
+    )
+
+
+@dataclass
+class Snapshot:
+    zones: dict[str, ZoneView] = field(default_factory=dict)  # by zone id
+    public: dict[str, ZoneView] = field(default_factory=dict)  # by apex name (oldest zone wins)
+    private: dict[str, list[ZoneView]] = field(default_factory=dict)  # by apex name
+    health: dict[str, bool] = field(default_factory=dict)
+    vpc_by_ip: dict[str, str] = field(default_factory=dict)
+    alias_data: dict[str, Any] = field(default_factory=dict)
+    generation: int = 0
+    built_wall: float = 0.0  # wall time at which this snapshot started reading the store
+
+    def with_zones(self, zones: dict[str, ZoneView], **changes: Any) -> "Snapshot":
+        public: dict[str, ZoneView] = {}
+        private: dict[str, list[ZoneView]] = {}
+        for view in sorted(zones.values(), key=lambda z: (z.created, z.id)):
+            if view.private:
+                private.setdefault(view.name, []).append(view)
+            else:
+                public.setdefault(view.name, view)
+        values = dict(
+            zones=zones, public=public, private=private, health=self.health, vpc_by_ip=self.vpc_by_ip,
+            alias_data=self.alias_data, generation=self.generation + 1, built_wall=self.built_wall,
+        )
+        values.update(changes)
+        return Snapshot(**values)
+
+
+def build_health(store: Any) -> dict[str, bool]:
+    health: dict[str, bool] = {}
+    for scope in store.read.scopes(R.HEALTH_KIND):
+        for key, doc in store.read.scan(R.HEALTH_KIND, scope):
+            health[key] = bool(doc.get("healthy", True))
+    return health
+
+
+# EC2 records that carry a private address and its VPC (instances, network interfaces);
+# whichever of them exists is used, so the mapping works as soon as EC2 writes them.
+VPC_ADDRESS_KINDS = ("ec2:instance", "ec2:network-interface", "ec2:eni")
+
+
+def build_vpc_map(store: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for kind in VPC_ADDRESS_KINDS:
+        for scope in store.read.scopes(kind):
+            for _key, doc in store.read.scan(kind, scope):
+                if not isinstance(doc, dict):
+                    continue
+                vpc = doc.get("VpcId") or doc.get("vpc_id")
+                if not vpc:
+                    continue
+                state = (doc.get("State") or {}).get("Name") if isinstance(doc.get("State"), dict) else None
+                if state in ("terminated", "shutting-down"):
+                    continue
+                addresses = [doc.get("PrivateIpAddress")]
+                for item in doc.get("PrivateIpAddresses") or []:
+                    if isinstance(item, dict):
+                        addresses.append(item.get("PrivateIpAddress"))
+                for iface in doc.get("NetworkInterfaces") or []:
+                    if isinstance(iface, dict):
+                        addresses.append(iface.get("PrivateIpAddress"))
+                for address in addresses:
+                    if address:
+                        try:
+                            out[str(ipaddress.ip_address(address))] = vpc
+                        except ValueError:
+                            pass
+    return out
