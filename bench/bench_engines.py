@@ -9,6 +9,8 @@ clients on the endpoints handed out:
 
 - CreateDBInstance → first successful ``SELECT 1`` (postgres, mariadb), polling the
   endpoint directly (goal ≤ 1.5 s PostgreSQL, ≤ 2 s MariaDB);
+- Multi-AZ forced failover and Aurora ``FailoverDBCluster`` until the same endpoint
+  accepts writes again (goal ≤ 5 s);
 - CreateCacheCluster → first ``PING`` (redis/valkey) or ``version`` (memcached)
   (goal ≤ 0.5 s);
 - RSS of each idle engine (the whole process tree: PostgreSQL forks helpers).
@@ -144,6 +146,64 @@ def bench_cache(server: NimbusServer, engine: str, rounds: int) -> tuple[list[fl
     return times, statistics.mean(rss)
 
 
+def _wait_available(rds, ident: str) -> dict:
+    while True:
+        db = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+        if db["DBInstanceStatus"] == "available":
+            return db
+        time.sleep(0.02)
+
+
+def _writable(address: str, port: int, user: str) -> bool:
+    with psycopg.connect(host=address, port=port, user=user, password=PASSWORD, dbname="postgres",
+                         connect_timeout=2, autocommit=True) as conn:
+        if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            return False
+        conn.execute("CREATE TABLE IF NOT EXISTS probe (v int)")
+        conn.execute("INSERT INTO probe VALUES (1)")
+        return True
+
+
+def bench_failover(server: NimbusServer, rounds: int) -> tuple[list[float], list[float]]:
+    """Multi-AZ forced failover and Aurora FailoverDBCluster → the same endpoint accepts writes."""
+    rds = server.client("rds")
+    rds.create_db_instance(DBInstanceIdentifier="bench-maz", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="bench", MasterUserPassword=PASSWORD, MultiAZ=True)
+    ep = _wait_available(rds, "bench-maz")["Endpoint"]
+    multi_az = []
+    for _ in range(rounds):
+        time.sleep(2.0)  # let the standby be rebuilt and streaming
+        start = time.perf_counter()
+        rds.reboot_db_instance(DBInstanceIdentifier="bench-maz", ForceFailover=True)
+        time.sleep(0.05)
+        until(lambda: _writable(ep["Address"], ep["Port"], "bench") and
+              rds.describe_db_instances(DBInstanceIdentifier="bench-maz")["DBInstances"][0]["DBInstanceStatus"] == "available")
+        multi_az.append(time.perf_counter() - start)
+    rds.delete_db_instance(DBInstanceIdentifier="bench-maz", SkipFinalSnapshot=True)
+    cluster = rds.create_db_cluster(DBClusterIdentifier="bench-aur", Engine="aurora-postgresql", MasterUsername="bench",
+                                    MasterUserPassword=PASSWORD)["DBCluster"]
+    members = ["bench-aur-1", "bench-aur-2"]
+    for ident in members:
+        rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier="bench-aur", Engine="aurora-postgresql",
+                               DBInstanceClass="db.r6g.large")
+        _wait_available(rds, ident)
+    aurora = []
+    for i in range(rounds):
+        for ident in members:
+            _wait_available(rds, ident)
+        time.sleep(1.0)
+        target = members[(i + 1) % 2]
+        start = time.perf_counter()
+        rds.failover_db_cluster(DBClusterIdentifier="bench-aur", TargetDBInstanceIdentifier=target)
+        time.sleep(0.05)
+        until(lambda: _writable(cluster["Endpoint"], 5432, "bench"))
+        aurora.append(time.perf_counter() - start)
+    for ident in members:
+        rds.delete_db_instance(DBInstanceIdentifier=ident)
+    rds.delete_db_cluster(DBClusterIdentifier="bench-aur", SkipFinalSnapshot=True)
+    return multi_az, aurora
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -157,6 +217,11 @@ def main() -> int:
             for engine, goal in (("postgres", 1.5), ("mariadb", 2.0)):
                 times, rss = bench_rds(server, engine, args.rounds)
                 rows.append((f"CreateDBInstance → SELECT 1, {engine} (s)", times, f"≤ {goal} s", max(times) <= goal, rss))
+            multi_az, aurora = bench_failover(server, args.rounds)
+            rows.append(("Multi-AZ forced failover → writes on the same endpoint (s)", multi_az, "≤ 5 s", max(multi_az) <= 5,
+                         float("nan")))
+            rows.append(("Aurora FailoverDBCluster → writes on the cluster endpoint (s)", aurora, "≤ 5 s", max(aurora) <= 5,
+                         float("nan")))
             for engine in ("redis", "memcached"):
                 times, rss = bench_cache(server, engine, args.rounds)
                 rows.append((f"CreateCacheCluster → {'PING' if engine == 'redis' else 'version'}, {engine} (s)", times,

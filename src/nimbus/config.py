@@ -37,6 +37,7 @@ SETTINGS: dict[str, Setting] = {
     "max_request_body": Setting("NIMBUS_MAX_REQUEST_BODY", "16777216", "Largest non-streamed request body in bytes (object uploads stream and are not limited by this)."),
     "log_level": Setting("NIMBUS_LOG_LEVEL", "info", "debug, info, warning or error."),
     "enforce_iam": Setting("NIMBUS_ENFORCE_IAM", "1", "1: every request is authorized by the IAM policy engine, as in AWS. 0: every authenticated request is let through (quick experiments; requests are still recorded for LookupEvents)."),
+    "audit_retention_days": Setting("NIMBUS_AUDIT_RETENTION_DAYS", "90", "Days (simulated clock) the record of requests behind cloudtrail LookupEvents, the credential report and Access Advisor keeps events; older ones are pruned, as CloudTrail's 90-day event history. 0 keeps everything."),
     "fault_injection": Setting("NIMBUS_FAULT_INJECTION", "", "Comma-separated service:Operation pairs whose handler fails with a 500 InternalFailure, to test clients' error handling and retries."),
     "dns_host": Setting("NIMBUS_DNS_HOST", "127.0.0.1", "Address the authoritative DNS server (Route 53 zones, Nimbus's own names) listens on, UDP and TCP."),
     "dns_port": Setting("NIMBUS_DNS_PORT", "53", "DNS port; when 53 cannot be bound (not root, or taken) Nimbus falls back to 10053, then to a free port (see /_nimbus/health). -1 turns DNS off."),
@@ -65,6 +66,7 @@ class Config:
     max_request_body: int = 16 * 1024 * 1024
     log_level: str = "info"
     enforce_iam: bool = True
+    audit_retention_days: int = 90
     fault_injection: str = ""
     dns_host: str = "127.0.0.1"
     dns_port: int = 53

@@ -20,6 +20,7 @@ from ..errors import ServiceError
 from ..gateway.context import RequestContext
 from .audit import AuditLog
 from .engine import Engine, denial_message, encode_authorization_message
+from .oidc import JwksCache
 
 # Operations AWS answers without any credentials.
 UNSIGNED_OPERATIONS = frozenset(
@@ -39,8 +40,14 @@ class IamState:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.engine = Engine(runtime.store)
-        self.audit = AuditLog(runtime.store)
+        days = float(getattr(runtime.config, "audit_retention_days", 90) or 0)
+        self.audit = AuditLog(runtime.store, clock=runtime.clock, retention=days * 86400.0)
         self.enforce = bool(getattr(runtime.config, "enforce_iam", True))
+        ca = getattr(runtime, "ca", None)
+        ca_path = getattr(ca, "cert_path", None) if ca is not None else None
+        self.jwks = JwksCache(str(ca_path) if ca_path else None)
+        if self.audit.retention > 0:
+            runtime.clock.on_advance(self.audit.on_clock)
 
 
 def iam_state(runtime: Any) -> IamState:
@@ -93,9 +100,9 @@ def denied_error(ctx: RequestContext, action: str, decision: Any) -> ServiceErro
 def authorize(ctx: RequestContext, params: dict[str, Any]) -> None:
     """Raise the service's access error unless ``ctx.principal`` may run the operation."""
     principal = ctx.principal
+    if (ctx.service, ctx.operation) in UNSIGNED_OPERATIONS:
+        return  # the token in the request is the credential: the handler decides (trust policy)
     if principal.kind == "anonymous":
-        if (ctx.service, ctx.operation) in UNSIGNED_OPERATIONS:
-            return
         if ctx.service not in PUBLIC_SERVICES:
             raise access_denied(ctx)
     state = iam_state(ctx.runtime)
@@ -124,6 +131,8 @@ def record_request(
 ) -> None:
     """Append the request's event to the audit log."""
     state = iam_state(runtime)
+    if ctx is not None and ctx.extra.get("audit_principal") is not None:
+        principal = ctx.extra["audit_principal"]  # e.g. the web identity behind an unsigned call
     action, resources, decision = (ctx.extra.get("iam") if ctx is not None else None) or (None, None, None)
     if action is None and service and operation:
         from .actions import operation_map
@@ -139,6 +148,7 @@ def record_request(
         "user_name": principal.name if principal is not None and principal.kind != "root" else ("root" if principal is not None and principal.kind == "root" else ""),
         "parent": principal.parent_arn if principal is not None else "",
         "access_key": access_key,
+        "source_identity": ((principal.session or {}).get("source_identity") or "") if principal is not None else "",
         "authenticated": principal is not None and principal.kind != "anonymous",
         "service": service or "",
         "operation": operation or "",

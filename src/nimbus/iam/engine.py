@@ -130,7 +130,15 @@ class LazyContext:
         if key == "aws:principalaccount":
             return p.account_id
         if key == "aws:principaltype":
-            return {"root": "Account", "user": "User", "assumed-role": "AssumedRole", "federated-user": "FederatedUser"}.get(p.kind)
+            return {"root": "Account", "user": "User", "assumed-role": "AssumedRole", "federated-user": "FederatedUser",
+                    "web-identity": "WebIdentityUser"}.get(p.kind)
+        if p.kind == "web-identity":
+            # the token's claims as the provider's keys (<host>:aud, :sub, :amr …) and aws:FederatedProvider
+            if key == "aws:federatedprovider":
+                return p.arn
+            claims = (p.session or {}).get("condition_keys") or {}
+            if key in claims:
+                return claims[key]
         if key == "aws:userid":
             return p.user_id
         if key == "aws:username":
@@ -271,6 +279,9 @@ class Engine:
         principal = ctx.principal
         if action in FREE_ACTIONS and principal.kind != "anonymous":
             return action, resources, Decision(True, resource=resources[0])
+        refused = session_restriction(principal, action)
+        if refused:
+            return action, resources, Decision(False, refused, resources[0])
         pp = self.policies_for(principal)
         extra = condition_values(op, params) if op.conditions else {}
         context = LazyContext(ctx, principal, pp, extra, request_tags(op, params) if op.tags else None)
@@ -281,6 +292,31 @@ class Engine:
             if not decision.allowed:
                 return action, resources, decision
         return action, resources, Decision(True, resource=resources[0])
+
+    def authorize_action(
+        self,
+        ctx: Any,
+        params: dict[str, Any],
+        action: str,
+        resource: str,
+        *,
+        principal: Principal | None = None,
+        tags: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Decision:
+        """Decide one more action a request implies (``sts:TagSession`` and
+        ``sts:SetSourceIdentity`` with ``AssumeRole``; ``sts:AssumeRoleWithWebIdentity``
+        for a token's user), with the request's condition keys."""
+        principal = principal or ctx.principal
+        op = operation_map(ctx.service, ctx.operation)
+        values = condition_values(op, params) if op.conditions else {}
+        values.update({k.lower(): v for k, v in (extra or {}).items()})
+        if tags is None and op.tags:
+            tags = request_tags(op, params)
+        pp = self.policies_for(principal) if principal.kind not in ("web-identity",) else EMPTY
+        context = LazyContext(ctx, principal, pp, values, tags)
+        rp = self.resource_policy(action.split(":", 1)[0], resource)
+        return self.decide(principal, action, resource, context, pp, rp)
 
     def decide(
         self,
@@ -396,6 +432,26 @@ class Engine:
         return ("explicitDeny" if decision.reason.startswith("explicit") else "implicitDeny"), matched
 
 
+def session_restriction(principal: Principal, action: str) -> str:
+    """What AWS refuses to some temporary credentials whatever their policies say:
+    federated users (GetFederationToken) call no IAM operation and no STS operation but
+    GetCallerIdentity; GetSessionToken sessions call IAM only with MFA, and of STS only
+    AssumeRole and GetCallerIdentity.  The denial reason, or ""."""
+    session = principal.session
+    if session is None or principal.kind not in ("federated-user", "user"):
+        return ""
+    prefix = action.split(":", 1)[0]
+    if principal.kind == "federated-user":
+        if prefix == "iam" or (prefix == "sts" and action != "sts:GetCallerIdentity"):
+            return "federated-session"
+        return ""
+    if prefix == "iam" and not session.get("mfa_time"):
+        return "session-token-no-mfa"
+    if prefix == "sts" and action not in ("sts:AssumeRole", "sts:GetCallerIdentity", "sts:GetSessionToken"):
+        return "session-token"
+    return ""
+
+
 def _why(id_allow: bool, b_allow: bool, s_allow: bool) -> str:
     if not id_allow:
         return "no-identity"
@@ -448,6 +504,9 @@ _REASONS = {
     "no-resource": "because no resource-based policy allows the {action} action",
     "no-boundary": "because no permissions boundary allows the {action} action",
     "no-session": "because no session policy allows the {action} action",
+    "federated-session": "because federated user sessions (GetFederationToken) may not call IAM or STS operations other than sts:GetCallerIdentity",
+    "session-token-no-mfa": "because GetSessionToken credentials may call IAM operations only when MFA authentication is included",
+    "session-token": "because GetSessionToken credentials may call only sts:AssumeRole and sts:GetCallerIdentity of STS",
 }
 
 

@@ -28,6 +28,25 @@ def new_seed() -> str:
     return base64.b32encode(secrets.token_bytes(40)).decode()
 
 
+def otpauth_uri(device_name: str, account_name: str, seed: str) -> str:
+    """What the QR code of a new virtual MFA device encodes (AWS's documented form:
+    ``otpauth://totp/$virtualMFADeviceName@$AccountName?secret=$Base32String``)."""
+    from urllib.parse import quote
+
+    return f"otpauth://totp/{quote(device_name, safe='')}@{quote(account_name, safe='')}?secret={seed}"
+
+
+def qr_png(text: str) -> bytes:
+    """A PNG image of a QR code encoding ``text`` (segno: pure Python, no dependencies)."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(buffer, kind="png", scale=4, border=4)
+    return buffer.getvalue()
+
+
 def totp(seed: str, counter: int) -> str:
     key = base64.b32decode(seed.upper() + "=" * (-len(seed) % 8))
     digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
@@ -73,4 +92,4 @@ def verify_totp(store: Any, account_id: str, serial_number: str, code: str, now:
     return True
 
 
-__all__ = ["matching_step", "new_seed", "serial_parts", "totp", "verify_totp"]
+__all__ = ["matching_step", "new_seed", "otpauth_uri", "qr_png", "serial_parts", "totp", "verify_totp"]

@@ -138,6 +138,8 @@ class PrincipalSpec:
             return ("*" in self.aws), False
         if principal.kind == "service":
             return any(s == principal.arn or s == "*" for s in self.service), False
+        if principal.kind == "web-identity":  # an OIDC provider's user: Principal {"Federated": <provider ARN>}
+            return any(f == principal.arn or f == "*" for f in self.federated), False
         via_account = False
         account_arn = f"arn:aws:iam::{principal.account_id}:root"
         for value in self.aws:

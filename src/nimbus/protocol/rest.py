@@ -395,10 +395,10 @@ class RestXmlProtocol(RestProtocol):
             )
         else:
             headers = new_headers(Content_Type="text/xml", x_amzn_RequestId=request_id)
-            ns = _service_namespace(model)
+            ns = _service_namespace(model) or _input_namespace(model)
             body = (
                 f'{XML_DECLARATION}<ErrorResponse xmlns="{ns}"><Error><Type>{"Sender" if sender else "Receiver"}</Type>'
-                f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error>"
+                f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>{_modeled_fields(model, error)}</Error>"
                 f"<RequestId>{request_id}</RequestId></ErrorResponse>"
             )
         headers.update(error.headers)
@@ -441,6 +441,43 @@ async def _read_all(stream) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _modeled_fields(model: ServiceModel, error: ServiceError) -> str:
+    """``error.fields`` as members of the error's modeled shape, serialized from the model
+    inside ``<Error>`` after ``<Message>`` (Route 53's InvalidChangeBatch carries its
+    ``messages`` list this way); fields the shape does not declare are written as text."""
+    if not error.fields:
+        return ""
+    shape = _error_shapes(model).get(error.code)
+    members = shape.members if shape is not None else {}
+    out: list[str] = []
+    for name, value in error.fields.items():
+        if value is None or name.lower() == "message":
+            continue
+        member = members.get(name)
+        if member is None:
+            out.append(f"<{name}>{escape(str(value))}</{name}>")
+        else:
+            _xml_compiler(model).write(out, member, value, member.serialization.get("name", name))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _error_shapes(model: ServiceModel) -> dict[str, Shape]:
+    return {s.metadata.get("error", {}).get("code", s.name): s for s in model.error_shapes}
+
+
+@functools.lru_cache(maxsize=None)
+def _input_namespace(model: ServiceModel) -> str:
+    """The namespace the model puts on request bodies (Route 53's
+    ``https://route53.amazonaws.com/doc/2013-04-01/``), which AWS also puts on errors."""
+    for name in model.operation_names:
+        shape = model.operation_model(name).input_shape
+        ns = shape.serialization.get("xmlNamespace") if shape is not None else None
+        if ns:
+            return ns.get("uri", "") if isinstance(ns, dict) else ns
+    return ""
 
 
 def _host_id(request_id: str) -> str:

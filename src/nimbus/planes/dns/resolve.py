@@ -193,6 +193,9 @@ class Resolver:
     ) -> tuple[list[tuple[int, int, bytes]], bool]:
         """(answers, healthy) of one record set."""
         healthy = snapshot.health.get(entry.hc, True) if entry.hc else True
+        if entry.rule is not None:  # a traffic policy item pointing at another rule
+            answers, rule_ok = self.evaluate_rule(snapshot, zone, entry.rule, owner, rtype, client, depth + 1)
+            return answers, healthy and (rule_ok or not entry.evaluate)
         if entry.alias is None:
             return [(rtype, entry.ttl, rdata) for rdata in entry.rdatas], healthy
         zone_id, target, evaluate = entry.alias
@@ -225,6 +228,15 @@ class Resolver:
         if policy == "simple" or len(group) == 1 and policy in ("simple",):
             answers, _ = self.entry_answer(snapshot, zone, group[0], owner, rtype, client, depth)
             return answers
+        if policy == "traffic-policy":
+            tree = group[0].tree
+            return self.evaluate_rule(snapshot, zone, tree, owner, rtype, client, depth)[0] if tree is not None else []
+        return self.choose(snapshot, zone, group, policy, owner, rtype, client, depth)[0]
+
+    def choose(
+        self, snapshot: Snapshot, zone: ZoneView, group: list[Any], policy: str, owner: str, rtype: int, client: Client, depth: int
+    ) -> tuple[list[tuple[int, int, bytes]], bool]:
+        """(answers, healthy) of a routing decision among record sets or policy items."""
         if policy == "multivalue":
             healthy, unhealthy = [], []
             for entry in group:
@@ -232,18 +244,48 @@ class Resolver:
                 (healthy if ok else unhealthy).extend(answers)
             chosen = healthy or unhealthy
             self.rng.shuffle(chosen)
-            return chosen[:MULTIVALUE_MAX]
-        order = self.order(group, client, policy)
+            return chosen[:MULTIVALUE_MAX], bool(healthy)
+        if policy == "cidr":
+            order = self.cidr_order(snapshot, group, client)
+        else:
+            order = self.order(group, client, policy)
         if order is None:
-            return []
+            return [], False
         first: list[tuple[int, int, bytes]] | None = None
         for entry in order:
             answers, ok = self.entry_answer(snapshot, zone, entry, owner, rtype, client, depth)
             if ok and answers:
-                return answers
+                return answers, True
             if first is None:
                 first = answers
-        return first or []  # every candidate unhealthy: Route 53 fails open
+        return first or [], False  # every candidate unhealthy: Route 53 fails open
+
+    def evaluate_rule(
+        self, snapshot: Snapshot, zone: ZoneView, rule: Any, owner: str, rtype: int, client: Client, depth: int
+    ) -> tuple[list[tuple[int, int, bytes]], bool]:
+        """A traffic policy rule (``policytree.Rule``): its items are ordered like record sets."""
+        if depth > MAX_CHAIN:
+            return [], False
+        return self.choose(snapshot, zone, rule.items, rule.policy, owner, rtype, client, depth)
+
+    def cidr_order(self, snapshot: Snapshot, group: list[Entry], client: Client) -> list[Entry] | None:
+        """IP-based routing: the location of the longest block holding the client's
+        address (EDNS Client Subnet, else the source); else the ``*`` default record."""
+        collection = group[0].cidr[0] if group[0].cidr else None
+        location = None
+        try:
+            ip = ipaddress.ip_address(client.address)
+        except ValueError:
+            ip = None
+        if ip is not None:
+            for net, name in snapshot.cidr.get(collection or "", ()):
+                if net.version == ip.version and ip in net:
+                    location = name
+                    break
+        chosen = [e for e in group if e.cidr and location is not None and e.cidr[1] == location]
+        if not chosen:
+            chosen = [e for e in group if e.cidr and e.cidr[1] == "*"]
+        return chosen or None
 
     def order(self, group: list[Entry], client: Client, policy: str) -> list[Entry] | None:
         if policy == "weighted":

@@ -22,7 +22,7 @@ from ...services.route53 import records as R
 from . import alias as alias_registry
 from . import wire
 from .resolve import Resolver
-from .snapshot import VPC_ADDRESS_KINDS, Snapshot, ZoneView, build_health, build_vpc_map, build_zone
+from .snapshot import VPC_ADDRESS_KINDS, Snapshot, ZoneView, build_cidr, build_health, build_vpc_map, build_zone
 
 log = logging.getLogger("nimbus.dns")
 
@@ -47,6 +47,7 @@ class DnsPlane:
         self._dirty_all = False
         self._dirty_health = False
         self._dirty_vpc = False
+        self._dirty_cidr = False
         self._dirty_alias: set[str] = set()
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -127,7 +128,8 @@ class DnsPlane:
                 zones[zone["Id"]] = build_zone(store, scope, zone)
         alias_data = {r.name: (r, r.build(store, self.config)) for r in self.alias_resolvers}
         self.snapshot = self.snapshot.with_zones(
-            zones, health=build_health(store), vpc_by_ip=build_vpc_map(store), alias_data=alias_data, built_wall=started
+            zones, health=build_health(store), vpc_by_ip=build_vpc_map(store), cidr=build_cidr(store), alias_data=alias_data,
+            built_wall=started,
         )
 
     def _on_change(self, changes: list[Any]) -> None:
@@ -142,6 +144,8 @@ class DnsPlane:
                 self._dirty_health = True
             elif kind in VPC_ADDRESS_KINDS:
                 self._dirty_vpc = True
+            elif kind == R.CIDR_KIND:
+                self._dirty_cidr = True
             else:
                 hit = [r.name for r in self.alias_resolvers if kind in r.kinds]
                 if not hit:
@@ -174,6 +178,9 @@ class DnsPlane:
         if self._dirty_vpc:
             self._dirty_vpc = False
             changes["vpc_by_ip"] = build_vpc_map(store)
+        if self._dirty_cidr:
+            self._dirty_cidr = False
+            changes["cidr"] = build_cidr(store)
         if self._dirty_alias:
             names, self._dirty_alias = self._dirty_alias, set()
             data = dict(snapshot.alias_data)
@@ -185,7 +192,7 @@ class DnsPlane:
 
     def flush(self) -> None:
         """Apply pending changes now (the control plane calls this before INSYNC checks)."""
-        if self._scheduled or self._dirty_zones or self._dirty_health or self._dirty_vpc or self._dirty_alias:
+        if self._scheduled or self._dirty_zones or self._dirty_health or self._dirty_vpc or self._dirty_cidr or self._dirty_alias:
             self._rebuild()
 
     # -- answering ---------------------------------------------------------------------

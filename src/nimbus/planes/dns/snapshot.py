@@ -10,6 +10,7 @@ they arrived and never touch the store.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ class Entry:
 
     __slots__ = (
         "name", "rtype", "ttl", "rdatas", "policy", "set_id", "weight", "region", "geo", "failover",
-        "hc", "multivalue", "coords", "bias", "alias",
+        "hc", "multivalue", "coords", "bias", "alias", "tree", "cidr", "evaluate", "rule",
     )
 
     def __init__(self, doc: dict[str, Any]) -> None:
@@ -54,6 +55,11 @@ class Entry:
             self.coords = (float(coords["Latitude"]), float(coords["Longitude"]))
         else:
             self.coords = REGION_COORDS.get(prox.get("AWSRegion") or "", None)
+        cidr = doc.get("CidrRoutingConfig")
+        self.cidr = (cidr["CollectionId"], cidr["LocationName"]) if cidr else None
+        self.tree = None  # a traffic policy instance's compiled rules (policytree.Rule)
+        self.evaluate = False
+        self.rule = None
         alias = doc.get("AliasTarget")
         self.alias = (
             (alias.get("HostedZoneId", ""), R.normalize_name(alias["DNSName"]), bool(alias.get("EvaluateTargetHealth")))
@@ -87,6 +93,9 @@ def build_zone(store: Any, account: str, zone: dict[str, Any]) -> ZoneView:
     count = 0
     for _key, doc in store.read.scan(R.RRSET_KIND, account, prefix=R.zone_prefix(zone_id)):
         entry = Entry(doc)
+        if doc.get("TrafficPolicyInstanceId"):
+            entry.tree = _policy_tree(store, account, doc)
+            entry.policy = "traffic-policy"
         count += 1
         nodes.setdefault(entry.name, {}).setdefault(entry.rtype, []).append(entry)
         name = entry.name
@@ -115,6 +124,39 @@ def build_zone(store: Any, account: str, zone: dict[str, Any]) -> ZoneView:
     )
 
 
+def _policy_tree(store: Any, account: str, doc: dict[str, Any]) -> Any:
+    from .policytree import compile_document
+
+    instance = store.read.get(R.INSTANCE_KIND, doc["TrafficPolicyInstanceId"], account)
+    if instance is None:
+        return None
+    policy = store.read.get(R.POLICY_KIND, f"{instance['TrafficPolicyId']}/{int(instance['TrafficPolicyVersion']):06d}", account)
+    if policy is None:
+        return None
+    try:
+        return compile_document(json.loads(policy["Document"]), int(instance["TTL"]))
+    except Exception:  # validated on the way in; never let one policy break a zone
+        log.warning("cannot compile traffic policy %s for instance %s", instance["TrafficPolicyId"], instance["Id"])
+        return None
+
+
+def build_cidr(store: Any) -> dict[str, list[tuple[Any, str]]]:
+    """CIDR collection id → (network, location name), most specific network first."""
+    out: dict[str, list[tuple[Any, str]]] = {}
+    for scope in store.read.scopes(R.CIDR_KIND):
+        for key, doc in store.read.scan(R.CIDR_KIND, scope):
+            nets = []
+            for location, blocks in (doc.get("Locations") or {}).items():
+                for block in blocks:
+                    try:
+                        nets.append((ipaddress.ip_network(block, strict=False), location))
+                    except ValueError:
+                        continue
+            nets.sort(key=lambda item: item[0].prefixlen, reverse=True)
+            out[key] = nets
+    return out
+
+
 @dataclass
 class Snapshot:
     zones: dict[str, ZoneView] = field(default_factory=dict)  # by zone id
@@ -122,6 +164,7 @@ class Snapshot:
     private: dict[str, list[ZoneView]] = field(default_factory=dict)  # by apex name
     health: dict[str, bool] = field(default_factory=dict)
     vpc_by_ip: dict[str, str] = field(default_factory=dict)
+    cidr: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
     alias_data: dict[str, Any] = field(default_factory=dict)
     generation: int = 0
     built_wall: float = 0.0  # wall time at which this snapshot started reading the store
@@ -135,7 +178,7 @@ class Snapshot:
             else:
                 public.setdefault(view.name, view)
         values = dict(
-            zones=zones, public=public, private=private, health=self.health, vpc_by_ip=self.vpc_by_ip,
+            zones=zones, public=public, private=private, health=self.health, vpc_by_ip=self.vpc_by_ip, cidr=self.cidr,
             alias_data=self.alias_data, generation=self.generation + 1, built_wall=self.built_wall,
         )
         values.update(changes)

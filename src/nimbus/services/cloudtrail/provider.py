@@ -20,7 +20,8 @@ from ...iam.authorizer import iam_state
 from ..base import Provider
 
 ATTRIBUTE_KEYS = ("EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId")
-_IDENTITY_TYPES = {"root": "Root", "user": "IAMUser", "assumed-role": "AssumedRole", "federated-user": "FederatedUser", "anonymous": "AWSAccount"}
+_IDENTITY_TYPES = {"root": "Root", "user": "IAMUser", "assumed-role": "AssumedRole", "federated-user": "FederatedUser", "anonymous": "AWSAccount",
+                   "web-identity": "WebIdentityUser"}
 
 
 def _iso(epoch: float) -> str:
@@ -43,6 +44,9 @@ def _resource_type(arn: str) -> str:
 class CloudTrailProvider(Provider):
     service = "cloudtrail"
 
+    def resource_counts(self) -> dict[str, int]:
+        return {"event": self.runtime.store.read.count(EVENT)}
+
     def _event(self, e: dict[str, Any]) -> dict[str, Any]:
         source = f"{e.get('prefix') or e.get('service')}.amazonaws.com"
         identity: dict[str, Any] = {"type": _IDENTITY_TYPES.get(e.get("principal_kind", ""), "Unknown"), "principalId": e.get("user_id", ""),
@@ -53,6 +57,11 @@ class CloudTrailProvider(Provider):
             identity["userName"] = e.get("user_name", "")
         if e.get("principal_kind") == "assumed-role":
             identity["sessionContext"] = {"sessionIssuer": {"type": "Role", "arn": e.get("parent", ""), "userName": e.get("user_name", "")}}
+            if e.get("source_identity"):
+                identity["sessionContext"]["sourceIdentity"] = e["source_identity"]
+        if e.get("principal_kind") == "web-identity":
+            identity = {"type": "WebIdentityUser", "principalId": e.get("user_id", ""), "userName": e.get("user_name", ""),
+                        "identityProvider": e.get("principal", "").split(":oidc-provider/", 1)[-1]}
         record = {
             "eventVersion": "1.08", "userIdentity": identity, "eventTime": _iso(e["time"]), "eventSource": source,
             "eventName": e.get("operation", ""), "awsRegion": e.get("region", ""), "sourceIPAddress": e.get("source_ip", ""),
@@ -118,14 +127,16 @@ class CloudTrailProvider(Provider):
                 after = base64.urlsafe_b64decode(params["NextToken"].encode()).decode()
             except ValueError:
                 raise ServiceError("InvalidNextTokenException", "Invalid NextToken.") from None
-        iam_state(self.runtime).audit.flush()
+        audit = iam_state(self.runtime).audit
+        audit.flush()
+        cutoff = audit.cutoff()  # past the retention window (pruned soon if not yet)
         events: list[dict[str, Any]] = []
         last_key = None
         more = False
         for key, e in ctx.store.read.scan(EVENT, ctx.account_id, start_after=after):
             if end_ts is not None and e["time"] > end_ts:
                 continue
-            if start_ts is not None and e["time"] < start_ts:
+            if (start_ts is not None and e["time"] < start_ts) or (cutoff is not None and e["time"] < cutoff):
                 break  # newest first: everything after is older still
             if attributes and not self._matches(e, attributes[0]["AttributeKey"], attributes[0]["AttributeValue"]):
                 continue

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from ...errors import ServiceError
 from ...gateway.context import RequestContext
 from ...state import Txn
-from . import ami, compute_catalog, ebs, keypair, network_api, tags
+from . import ami, capacity, compute_catalog, ebs, hosts, keypair, network_api, tags
 from .compute_common import check_ids, decode_token, dry_run, encode_token, malformed, max_results, not_found
 from .filters import apply_filters
 from .ids import new_id
@@ -345,9 +345,17 @@ def _launch_common(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
         if key is None:
             raise ServiceError("InvalidKeyPair.NotFound", f"The key pair '{params['KeyName']}' does not exist", 400)
     placement = params.get("Placement") or {}
-    tenancy = placement.get("Tenancy") or "default"
+    tenancy = placement.get("Tenancy") or ("host" if placement.get("HostId") else "default")
     if tenancy not in ("default", "dedicated", "host"):
         raise ServiceError("InvalidParameterValue", f"Value ({tenancy}) for parameter tenancy is invalid.", 400)
+    affinity = placement.get("Affinity")
+    if affinity is not None and affinity not in ("default", "host"):
+        raise ServiceError("InvalidParameterValue", f"Value ({affinity}) for parameter affinity is invalid.", 400)
+    if (placement.get("HostId") or affinity) and tenancy != "host":
+        raise ServiceError("InvalidParameterCombination", "A host ID or affinity can be specified only with tenancy 'host'.", 400)
+    if affinity == "host" and not placement.get("HostId"):
+        raise ServiceError("InvalidParameterCombination", "A host ID is required when affinity is 'host'.", 400)
+    reservation_spec = capacity.check_specification(params.get("CapacityReservationSpecification"))
     if tenancy != "default" and itype.get("BurstablePerformanceSupported"):
         raise ServiceError("InvalidParameterCombination", f"The instance type '{type_name}' does not support {tenancy} tenancy.", 400)
     if params.get("PrivateIpAddress") and max_count > 1:
@@ -360,10 +368,21 @@ def _launch_common(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
         if spec.get("ResourceType") not in ("instance", "volume", "network-interface", "spot-instances-request"):
             raise ServiceError("InvalidParameterValue", f"'{spec.get('ResourceType')}' is not a valid taggable resource type for this operation.", 400)
     return {"image": image, "itype": itype, "type_name": type_name, "user_data": user_data, "key": key,
-            "tenancy": tenancy, "behavior": behavior, "min": min_count, "max": max_count,
+            "tenancy": tenancy, "behavior": behavior, "reservation_spec": reservation_spec, "min": min_count, "max": max_count,
             "instance_tags": tags.tags_for_type(tag_specs, "instance"),
             "volume_tags": tags.tags_for_type(tag_specs, "volume"),
             "eni_tags": tags.tags_for_type(tag_specs, "network-interface")}
+
+
+def with_launch_template(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """RunInstances parameters with those of the ``LaunchTemplate`` it names merged in."""
+    spec = params.get("LaunchTemplate")
+    if not spec:
+        return params
+    from . import launch_templates
+
+    template, version = launch_templates.resolve(ctx, spec)
+    return launch_templates.merge(params, template, version)
 
 
 def run_instances(ctx: RequestContext, params: dict[str, Any], *, spot: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -372,6 +391,7 @@ def run_instances(ctx: RequestContext, params: dict[str, Any], *, spot: dict[str
         previous = ctx.store.read.get(TOKEN_KIND, token, ctx.scope)
         if previous is not None:
             return _reservation_output(ctx, previous["ReservationId"], previous["InstanceIds"])
+    params = with_launch_template(ctx, params)
     launch = _launch_common(ctx, params)
     image, itype = launch["image"], launch["itype"]
     placement = params.get("Placement") or {}
@@ -396,6 +416,18 @@ def run_instances(ctx: RequestContext, params: dict[str, Any], *, spot: dict[str
         else:
             subnet = network_api.default_subnet(txn, ctx, placement.get("AvailabilityZone"))
         groups = network_api.get_security_groups(txn, ctx, group_refs, subnet["VpcId"])
+        if launch["tenancy"] == "default":
+            vpc = txn.get("ec2:vpc", subnet["VpcId"], ctx.scope) or {}
+            if vpc.get("InstanceTenancy") == "dedicated":
+                launch["tenancy"] = "dedicated"  # a dedicated VPC runs every instance on single-tenant hardware
+                if itype.get("BurstablePerformanceSupported"):
+                    raise ServiceError("InvalidParameterCombination",
+                                       f"The instance type '{launch['type_name']}' does not support dedicated tenancy.", 400)
+        if spot is None:
+            capacity.check_target(txn, ctx, launch["reservation_spec"], launch["type_name"], image.get("PlatformDetails", "Linux/UNIX"),
+                                  subnet["AvailabilityZone"], launch["tenancy"], count)
+        elif launch["reservation_spec"].get("CapacityReservationTarget"):
+            raise ServiceError("InvalidParameterCombination", "Spot Instances cannot be launched into a Capacity Reservation.", 400)
         if "AssociatePublicIpAddress" in primary_spec:
             map_public = bool(primary_spec["AssociatePublicIpAddress"])
         else:
@@ -431,6 +463,13 @@ def run_instances(ctx: RequestContext, params: dict[str, Any], *, spot: dict[str
                 mappings.append({"DeviceName": device, "Ebs": {"AttachTime": now, "DeleteOnTermination": delete_on_termination,
                                                                 "Status": "attached", "VolumeId": vol["VolumeId"]}})
             doc = _new_record(ctx, launch, params, instance_id, reservation_id, index, now, subnet, eni, mappings, profile, spot)
+            if launch["tenancy"] == "host":
+                host = hosts.place(txn, ctx, instance_id, launch["type_name"], subnet["AvailabilityZone"], placement.get("HostId"),
+                                   placement.get("Affinity"))
+                doc["Placement"]["HostId"] = host["HostId"]
+                doc["Placement"]["Affinity"] = placement.get("Affinity") or "default"
+            if spot is None:
+                capacity.consume(txn, ctx, doc)
             put_instance(txn, ctx, doc)
             docs.append(doc)
         if token:
@@ -480,7 +519,7 @@ def _new_record(ctx: RequestContext, launch: dict[str, Any], params: dict[str, A
         "VirtualizationType": "hvm",
         "CpuOptions": {"CoreCount": options.get("CoreCount", vcpu["DefaultCores"]),
                        "ThreadsPerCore": options.get("ThreadsPerCore", vcpu["DefaultThreadsPerCore"])},
-        "CapacityReservationSpecification": {"CapacityReservationPreference": "open"},
+        "CapacityReservationSpecification": launch["reservation_spec"],
         "HibernationOptions": {"Configured": bool((params.get("HibernationOptions") or {}).get("Configured"))},
         "MetadataOptions": {"State": "pending", "HttpTokens": metadata.get("HttpTokens", "required" if image.get("ImdsSupport") == "v2.0" else "optional"),
                             "HttpPutResponseHopLimit": metadata.get("HttpPutResponseHopLimit", 2 if image.get("ImdsSupport") else 1),
@@ -516,8 +555,11 @@ def _new_record(ctx: RequestContext, launch: dict[str, Any], params: dict[str, A
         doc["IamInstanceProfile"] = profile
     if windows:
         doc["Platform"] = "windows"
-    if (params.get("Placement") or {}).get("HostId"):
-        doc["Placement"]["HostId"] = params["Placement"]["HostId"]
+    template = params.get("_launch_template")
+    if template:
+        doc["Tags"] = [t for t in doc["Tags"] if not t["Key"].startswith("aws:ec2launchtemplate:")] + [
+            {"Key": "aws:ec2launchtemplate:id", "Value": template["id"]},
+            {"Key": "aws:ec2launchtemplate:version", "Value": str(template["version"])}]
     if spot:
         doc["InstanceLifecycle"] = "spot"
         doc["SpotInstanceRequestId"] = spot["SpotInstanceRequestId"]
@@ -750,8 +792,19 @@ def _release_public_ip(txn: Txn, ctx: RequestContext, doc: dict[str, Any]) -> No
     sync_network(txn, ctx, doc)
 
 
+def _leave_capacity(txn: Txn, ctx: RequestContext, doc: dict[str, Any], *, stopped: bool) -> None:
+    """A stopping or terminating instance frees its capacity reservation slot and its room on a host."""
+    capacity.release(txn, ctx, doc)
+    host_id = doc["Placement"].get("HostId")
+    if host_id:
+        hosts.vacate(txn, ctx, host_id, doc["InstanceId"], stopped=stopped)
+        if not stopped:
+            doc["Placement"].pop("HostId", None)
+
+
 def stop(txn: Txn, ctx: RequestContext, doc: dict[str, Any], now: float, *, reason: str, code: str, message: str) -> None:
     _set_timeline(doc, now, (0, "stopping"), (STOP_SECONDS, "stopped"))
+    _leave_capacity(txn, ctx, doc, stopped=True)
     doc["StateTransitionReason"] = reason
     doc["StateReason"] = {"Code": code, "Message": message}
     _release_public_ip(txn, ctx, doc)
@@ -797,6 +850,10 @@ def start_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         for doc in docs:
             state = current_state(doc, now)
             if state == "stopped":
+                if doc["Placement"].get("Tenancy") == "host":
+                    hosts.restart(txn, ctx, doc)
+                if doc.get("InstanceLifecycle") != "spot":
+                    capacity.consume(txn, ctx, doc)
                 _set_timeline(doc, now, (0, "pending"), (BOOT_SECONDS, "running"))
                 doc["StateTransitionReason"] = ""
                 doc.pop("StateReason", None)
@@ -814,6 +871,7 @@ def terminate(txn: Txn, ctx: RequestContext, doc: dict[str, Any], now: float, *,
               code: str = "Client.UserInitiatedShutdown", message: str = "Client.UserInitiatedShutdown: User initiated shutdown",
               reason: str | None = None) -> None:
     _set_timeline(doc, now, (delay, "shutting-down"), (delay + TERMINATE_SECONDS, "terminated"))
+    _leave_capacity(txn, ctx, doc, stopped=False)
     doc["StateTransitionReason"] = reason or f"User initiated ({_gmt(now)})"
     doc["StateReason"] = {"Code": code, "Message": message}
     for entry in doc.get("NetworkInterfaces", []):

@@ -279,6 +279,7 @@ class CredentialsMixin:
         out: dict[str, Any] = {"SerialNumber": device["serial"]}
         if secret:
             out["Base32StringSeed"] = device["seed"].encode()
+            out["QRCodePNG"] = mfa.qr_png(mfa.otpauth_uri(device["name"], self._account_label(ctx), device["seed"]))
         if device.get("user"):
             user = ctx.store.read.get(R.USER, device["user"], ctx.account_id)
             if user is not None:
@@ -287,6 +288,12 @@ class CredentialsMixin:
         if device.get("tags"):
             out["Tags"] = device["tags"]
         return out
+
+    def _account_label(self, ctx: RequestContext) -> str:
+        """The account name in the otpauth URI: the account alias, else the account id."""
+        settings = ctx.store.read.get(R.ACCOUNT, "settings", ctx.account_id) or {}
+        aliases = settings.get("aliases") or []
+        return aliases[0] if aliases else ctx.account_id
 
     def create_virtual_mfa_device(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = check_name(params["VirtualMFADeviceName"], "virtualMFADeviceName", 226)
@@ -353,6 +360,16 @@ class CredentialsMixin:
                 raise delete_conflict("MFA device is still in use.")
             txn.delete(R.MFA, device["name"], ctx.account_id)
         return {}
+
+    def get_mfa_device(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        device = self._device(ctx.store.read, ctx, params["SerialNumber"])
+        if params.get("UserName") and device.get("user") != params["UserName"]:
+            raise no_such_entity(f"MFA Device with serial number {params['SerialNumber']} does not exist.")
+        out: dict[str, Any] = {"SerialNumber": device["serial"]}
+        if device.get("user"):
+            out["UserName"] = device["user"]
+            out["EnableDate"] = dt(device["enabled"])
+        return out
 
     def list_mfa_devices(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         read = ctx.store.read
@@ -439,6 +456,22 @@ class CredentialsMixin:
         docs = [self._cert_meta(d) for _, d in ctx.store.read.scan(R.SERVER_CERT, ctx.account_id) if d["path"].startswith(prefix)]
         return page(docs, params, "ServerCertificateMetadataList")
 
+    def update_server_certificate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with ctx.store.transaction() as txn:
+            doc = self._cert(txn, ctx, params["ServerCertificateName"])
+            new_name = params.get("NewServerCertificateName")
+            if params.get("NewPath"):
+                doc["path"] = check_path(params["NewPath"], "newPath")
+            if new_name and new_name != doc["name"]:
+                check_name(new_name, "newServerCertificateName", 128)
+                if txn.exists(R.SERVER_CERT, new_name, ctx.account_id):
+                    raise already_exists(f"The Server Certificate with name {new_name} already exists.")
+                txn.delete(R.SERVER_CERT, doc["name"], ctx.account_id)
+                doc["name"] = new_name
+            doc["arn"] = f"arn:aws:iam::{ctx.account_id}:server-certificate{doc['path']}{doc['name']}"
+            txn.put(R.SERVER_CERT, doc["name"], doc, ctx.account_id)
+        return {}
+
     def delete_server_certificate(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with ctx.store.transaction() as txn:
             doc = self._cert(txn, ctx, params["ServerCertificateName"])
@@ -447,18 +480,78 @@ class CredentialsMixin:
 
     # ------------------------------------------------------------ OIDC providers
 
+    # An OIDC provider's signing keys (JWKS) are fetched from its URL when a token is
+    # presented (``nimbus.iam.oidc``); the ``nimbus:jwks-uri`` tag points elsewhere.
+
+    @staticmethod
+    def _thumbprints(values: Any) -> list[str]:
+        values = list(values or [])
+        if len(values) > 5:
+            raise validation("1 validation error detected: Value at 'thumbprintList' failed to satisfy constraint: Member must have length less than or equal to 5")
+        for value in values:
+            if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f]{40}", value):
+                raise validation(f"1 validation error detected: Value '{value}' at 'thumbprintList' failed to satisfy constraint: Member must have length greater than or equal to 40")
+        return [v.lower() for v in values]
+
+    @staticmethod
+    def _client_id(value: Any) -> str:
+        if not isinstance(value, str) or not 1 <= len(value) <= 255:
+            raise validation(f"1 validation error detected: Value '{value}' at 'clientID' failed to satisfy constraint: Member must have length between 1 and 255")
+        return value
+
+    def _forget_jwks(self, arn: str) -> None:
+        from ...iam.authorizer import iam_state
+
+        iam_state(self.runtime).jwks.forget(arn)
+
     def create_open_id_connect_provider(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         url = params["Url"]
-        if not isinstance(url, str) or not url.startswith("https://") or len(url) > 255:
+        if not isinstance(url, str) or not url.startswith("https://") or len(url) > 255 or len(url) <= len("https://"):
             raise validation("Invalid Url: the URL must begin with https://")
+        if "?" in url or "#" in url:
+            raise validation("Invalid Url: the URL cannot contain a query string or a fragment")
         host = url[len("https://"):].rstrip("/")
+        clients = list(dict.fromkeys(self._client_id(c) for c in params.get("ClientIDList") or []))
+        if len(clients) > 100:
+            raise limit_exceeded("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100")
+        thumbprints = self._thumbprints(params.get("ThumbprintList"))
         with ctx.store.transaction() as txn:
             if txn.exists(R.OIDC, host, ctx.account_id):
                 raise already_exists(f"Provider with url {url} already exists.")
-            doc = {"url": host, "arn": f"arn:aws:iam::{ctx.account_id}:oidc-provider/{host}", "clients": params.get("ClientIDList") or [],
-                   "thumbprints": params.get("ThumbprintList") or [], "created": ctx.clock.time(), "tags": check_tags(params.get("Tags"))}
+            if txn.count(R.OIDC, ctx.account_id) >= 100:
+                raise limit_exceeded("Cannot exceed quota for OpenIdConnectProvidersPerAccount: 100")
+            doc = {"url": host, "arn": f"arn:aws:iam::{ctx.account_id}:oidc-provider/{host}", "clients": clients,
+                   "thumbprints": thumbprints, "created": ctx.clock.time(), "tags": check_tags(params.get("Tags"))}
             txn.put(R.OIDC, host, doc, ctx.account_id)
         return {"OpenIDConnectProviderArn": doc["arn"], "Tags": doc["tags"]}
+
+    def _update_oidc(self, ctx: RequestContext, arn: str, change: Any) -> dict[str, Any]:
+        with ctx.store.transaction() as txn:
+            doc = self._oidc(txn, ctx, arn)
+            change(doc)
+            txn.put(R.OIDC, doc["url"], doc, ctx.account_id)
+        self._forget_jwks(arn)
+        return {}
+
+    def add_client_id_to_open_id_connect_provider(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        client = self._client_id(params["ClientID"])
+
+        def add(doc: dict[str, Any]) -> None:
+            if client not in doc["clients"]:
+                if len(doc["clients"]) >= 100:
+                    raise limit_exceeded("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100")
+                doc["clients"].append(client)
+
+        return self._update_oidc(ctx, params["OpenIDConnectProviderArn"], add)
+
+    def remove_client_id_from_open_id_connect_provider(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        client = self._client_id(params["ClientID"])  # removing one that is not there is no error (AWS)
+        return self._update_oidc(ctx, params["OpenIDConnectProviderArn"],
+                                 lambda doc: doc.update(clients=[c for c in doc["clients"] if c != client]))
+
+    def update_open_id_connect_provider_thumbprint(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        thumbprints = self._thumbprints(params["ThumbprintList"])
+        return self._update_oidc(ctx, params["OpenIDConnectProviderArn"], lambda doc: doc.update(thumbprints=thumbprints))
 
     def _oidc(self, read: Any, ctx: RequestContext, arn: str) -> dict[str, Any]:
         host = arn.split(":oidc-provider/", 1)[-1] if isinstance(arn, str) else ""
@@ -475,7 +568,12 @@ class CredentialsMixin:
         return {"OpenIDConnectProviderList": [{"Arn": d["arn"]} for _, d in ctx.store.read.scan(R.OIDC, ctx.account_id)]}
 
     def delete_open_id_connect_provider(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params["OpenIDConnectProviderArn"]
         with ctx.store.transaction() as txn:
-            doc = self._oidc(txn, ctx, params["OpenIDConnectProviderArn"])
+            host = arn.split(":oidc-provider/", 1)[-1] if isinstance(arn, str) else ""
+            doc = txn.get(R.OIDC, host, ctx.account_id) if host else None
+            if doc is None or doc["arn"] != arn:
+                return {}  # AWS: deleting a provider that does not exist is no error
             txn.delete(R.OIDC, doc["url"], ctx.account_id)
+        self._forget_jwks(arn)
         return {}

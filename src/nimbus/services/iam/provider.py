@@ -30,6 +30,7 @@ from .common import (
 )
 from .credentials import CredentialsMixin
 from .reports import ReportsMixin
+from .tagging import TaggingMixin
 
 MAX_GROUPS_PER_USER = 10
 MAX_ATTACHED = 10
@@ -43,7 +44,7 @@ def _label(entity: str) -> str:
     return {"user": "user", "group": "group", "role": "role"}[entity]
 
 
-class IamProvider(CredentialsMixin, ReportsMixin, Provider):
+class IamProvider(CredentialsMixin, ReportsMixin, TaggingMixin, Provider):
     service = "iam"
 
     def resource_counts(self) -> dict[str, int]:

@@ -163,7 +163,159 @@ def _page(items: list[Any], params: dict[str, Any], *, default: int = 100, maxim
     return page, extra
 
 
-class KmsProvider(Provider):
+class AsymmetricAndGrantOperations:
+    """Sign/Verify/GetPublicKey, GenerateMac/VerifyMac, grants and on-demand rotation.
+
+    Grants live in the key record's ``"Grants"`` list (GrantId, GrantToken, GranteePrincipal,
+    RetiringPrincipal, Operations, Constraints, Name, CreationDate), beside ``"Policy"``
+    (the key policy text): both are what the IAM engine reads.
+    """
+
+    def sign(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        signature = material.sign(doc, params["Message"], params.get("SigningAlgorithm"), params.get("MessageType"))
+        return {"KeyId": doc["Arn"], "Signature": signature, "SigningAlgorithm": params["SigningAlgorithm"]}
+
+    def verify(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        if not material.verify(doc, params["Message"], params["Signature"], params.get("SigningAlgorithm"), params.get("MessageType")):
+            raise ServiceError("KMSInvalidSignatureException", "The signature is not valid.")
+        return {"KeyId": doc["Arn"], "SignatureValid": True, "SigningAlgorithm": params["SigningAlgorithm"]}
+
+    def get_public_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._resolve(ctx, params["KeyId"])
+        spec = doc["KeySpec"]
+        if spec == "SYMMETRIC_DEFAULT" or spec.startswith("HMAC"):
+            raise ServiceError("UnsupportedOperationException", f"{doc['Arn']} is not an asymmetric key.")
+        result = {"KeyId": doc["Arn"], "PublicKey": material.public_key_der(doc), "CustomerMasterKeySpec": spec,
+                  "KeySpec": spec, "KeyUsage": doc["KeyUsage"]}
+        if doc["KeyUsage"] == "SIGN_VERIFY":
+            result["SigningAlgorithms"] = material.signing_algorithms(spec)
+        else:
+            result["EncryptionAlgorithms"] = material.encryption_algorithms(spec)
+        return result
+
+    def generate_mac(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        return {"KeyId": doc["Arn"], "Mac": material.mac(doc, params["Message"], params["MacAlgorithm"]),
+                "MacAlgorithm": params["MacAlgorithm"]}
+
+    def verify_mac(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        import hmac as _hmac
+
+        doc = self._usable(ctx, params["KeyId"])
+        expected = material.mac(doc, params["Message"], params["MacAlgorithm"])
+        if not _hmac.compare_digest(expected, params["Mac"]):
+            raise ServiceError("KMSInvalidMacException", "The MAC is not valid.")
+        return {"KeyId": doc["Arn"], "MacValid": True, "MacAlgorithm": params["MacAlgorithm"]}
+
+    # -- rotation ------------------------------------------------------------------------
+
+    def rotate_key_on_demand(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._usable(ctx, params["KeyId"])
+        if doc["KeySpec"] != "SYMMETRIC_DEFAULT":
+            raise ServiceError("UnsupportedOperationException", f"{doc['Arn']} is not a symmetric encryption key.")
+        self._rotate(ctx, doc, "ON_DEMAND")
+        return {"KeyId": doc["KeyId"]}
+
+    def list_key_rotations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._resolve(ctx, params["KeyId"], allow_alias=False)
+        items = [{"KeyId": doc["KeyId"], "RotationDate": _dt(r["RotationDate"]), "RotationType": r["RotationType"]}
+                 for r in doc.get("Rotations", [])]
+        page, extra = _page(items, params, maximum=1000, default=100)
+        return {"Rotations": page, **extra}
+
+    # -- grants --------------------------------------------------------------------------
+
+    GRANT_OPERATIONS = ("Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom",
+                        "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey",
+                        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac",
+                        "DeriveSharedSecret")
+
+    def create_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        operations = params.get("Operations") or []
+        for op in operations:
+            if op not in self.GRANT_OPERATIONS:
+                raise _enum_error(op, "operations", self.GRANT_OPERATIONS)
+        if not operations:
+            raise _validation("Operations must not be empty.")
+        grantee = params.get("GranteePrincipal")
+        if not grantee:
+            raise _validation("GranteePrincipal is required.")
+        grant_id = os.urandom(32).hex()
+        token = base64.urlsafe_b64encode(os.urandom(48)).decode().rstrip("=")
+        grant = {"GrantId": grant_id, "GrantToken": token, "GranteePrincipal": grantee, "Operations": operations,
+                 "IssuingAccount": f"arn:aws:iam::{ctx.account_id}:root", "CreationDate": _now(ctx)}
+        for field in ("RetiringPrincipal", "Constraints", "Name"):
+            if params.get(field):
+                grant[field] = params[field]
+
+        def change(doc: dict[str, Any]) -> None:
+            if doc["KeyState"] == "PendingDeletion":
+                raise ServiceError("KMSInvalidStateException", f"{doc['Arn']} is pending deletion.")
+            if grant.get("Name"):
+                for existing in doc.get("Grants", []):  # same name and parameters: the same grant
+                    if existing.get("Name") == grant["Name"] and existing["Operations"] == operations and existing["GranteePrincipal"] == grantee:
+                        grant.update(GrantId=existing["GrantId"], GrantToken=existing["GrantToken"])
+                        return
+            doc.setdefault("Grants", []).append(grant)
+
+        doc = self._set_state(ctx, params["KeyId"], change)
+        grant["KeyId"] = doc["Arn"]
+        return {"GrantId": grant["GrantId"], "GrantToken": grant["GrantToken"]}
+
+    def _grant_view(self, doc: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
+        view = {k: v for k, v in grant.items() if k != "GrantToken"}
+        view["KeyId"] = doc["Arn"]
+        view["CreationDate"] = _dt(grant["CreationDate"])
+        return view
+
+    def list_grants(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._resolve(ctx, params["KeyId"])
+        grants = [g for g in doc.get("Grants", [])
+                  if (not params.get("GrantId") or g["GrantId"] == params["GrantId"])
+                  and (not params.get("GranteePrincipal") or g["GranteePrincipal"] == params["GranteePrincipal"])]
+        page, extra = _page([self._grant_view(doc, g) for g in grants], params, maximum=100, default=50)
+        return {"Grants": page, **extra}
+
+    def list_retirable_grants(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        principal = params["RetiringPrincipal"]
+        items = [self._grant_view(doc, g) for doc in self._keys(ctx) for g in doc.get("Grants", [])
+                 if g.get("RetiringPrincipal") == principal]
+        page, extra = _page(items, params, maximum=100, default=50)
+        return {"Grants": page, **extra}
+
+    def _drop_grant(self, ctx: RequestContext, key_ref: str, match) -> None:
+        found = []
+
+        def change(doc: dict[str, Any]) -> None:
+            kept = [g for g in doc.get("Grants", []) if not match(g)]
+            found.append(len(kept) != len(doc.get("Grants", [])))
+            doc["Grants"] = kept
+
+        self._set_state(ctx, key_ref, change)
+        if not found[0]:
+            raise ServiceError("NotFoundException", "Grant not found.")
+
+    def revoke_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._drop_grant(ctx, params["KeyId"], lambda g: g["GrantId"] == params["GrantId"])
+        return {}
+
+    def retire_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        token, grant_id, key_ref = params.get("GrantToken"), params.get("GrantId"), params.get("KeyId")
+        if token:
+            for doc in self._keys(ctx):
+                if any(g["GrantToken"] == token for g in doc.get("Grants", [])):
+                    self._drop_grant(ctx, doc["KeyId"], lambda g: g["GrantToken"] == token)
+                    return {}
+            raise ServiceError("InvalidGrantTokenException", "The grant token is not valid.")
+        if not (grant_id and key_ref):
+            raise _validation("Either GrantToken, or both GrantId and KeyId must be specified.")
+        self._drop_grant(ctx, key_ref, lambda g: g["GrantId"] == grant_id)
+        return {}
+
+
+class KmsProvider(AsymmetricAndGrantOperations, Provider):
     service = "kms"
 
     def resource_counts(self) -> dict[str, int]:
@@ -797,157 +949,3 @@ class KmsProvider(Provider):
             raise ServiceError("NotFoundException", f"Invalid keyId '{ref}'")
         return ref
 
-
-class _AsymmetricAndGrants:
-    """Sign/Verify/GetPublicKey, GenerateMac/VerifyMac, grants and on-demand rotation.
-
-    Grants live in the key record's ``"Grants"`` list (GrantId, GrantToken, GranteePrincipal,
-    RetiringPrincipal, Operations, Constraints, Name, CreationDate), beside ``"Policy"``
-    (the key policy text): both are what the IAM engine reads.
-    """
-
-    def sign(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self._usable(ctx, params["KeyId"])
-        signature = material.sign(doc, params["Message"], params.get("SigningAlgorithm"), params.get("MessageType"))
-        return {"KeyId": doc["Arn"], "Signature": signature, "SigningAlgorithm": params["SigningAlgorithm"]}
-
-    def verify(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self._usable(ctx, params["KeyId"])
-        if not material.verify(doc, params["Message"], params["Signature"], params.get("SigningAlgorithm"), params.get("MessageType")):
-            raise ServiceError("KMSInvalidSignatureException", "The signature is not valid.")
-        return {"KeyId": doc["Arn"], "SignatureValid": True, "SigningAlgorithm": params["SigningAlgorithm"]}
-
-    def get_public_key(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self._resolve(ctx, params["KeyId"])
-        spec = doc["KeySpec"]
-        if spec == "SYMMETRIC_DEFAULT" or spec.startswith("HMAC"):
-            raise ServiceError("UnsupportedOperationException", f"{doc['Arn']} is not an asymmetric key.")
-        result = {"KeyId": doc["Arn"], "PublicKey": material.public_key_der(doc), "CustomerMasterKeySpec": spec,
-                  "KeySpec": spec, "KeyUsage": doc["KeyUsage"]}
-        if doc["KeyUsage"] == "SIGN_VERIFY":
-            result["SigningAlgorithms"] = material.signing_algorithms(spec)
-        else:
-            result["EncryptionAlgorithms"] = material.encryption_algorithms(spec)
-        return result
-
-    def generate_mac(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self._usable(ctx, params["KeyId"])
-        return {"KeyId": doc["Arn"], "Mac": material.mac(doc, params["Message"], params["MacAlgorithm"]),
-                "MacAlgorithm": params["MacAlgorithm"]}
-
-    def verify_mac(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        import hmac as _hmac
-
-        doc = self._usable(ctx, params["KeyId"])
-        expected = material.mac(doc, params["Message"], params["MacAlgorithm"])
-        if not _hmac.compare_digest(expected, params["Mac"]):
-            raise ServiceError("KMSInvalidMacException", "The MAC is not valid.")
-        return {"KeyId": doc["Arn"], "MacValid": True, "MacAlgorithm": params["MacAlgorithm"]}
-
-    # -- rotation ------------------------------------------------------------------------
-
-    def rotate_key_on_demand(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self._usable(ctx, params["KeyId"])
-        if doc["KeySpec"] != "SYMMETRIC_DEFAULT":
-            raise ServiceError("UnsupportedOperationException", f"{doc['Arn']} is not a symmetric encryption key.")
-        self._rotate(ctx, doc, "ON_DEMAND")
-        return {"KeyId": doc["KeyId"]}
-
-    def list_key_rotations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self._resolve(ctx, params["KeyId"], allow_alias=False)
-        items = [{"KeyId": doc["KeyId"], "RotationDate": _dt(r["RotationDate"]), "RotationType": r["RotationType"]}
-                 for r in doc.get("Rotations", [])]
-        page, extra = _page(items, params, maximum=1000, default=100)
-        return {"Rotations": page, **extra}
-
-    # -- grants --------------------------------------------------------------------------
-
-    GRANT_OPERATIONS = ("Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom",
-                        "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey",
-                        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac",
-                        "DeriveSharedSecret")
-
-    def create_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        operations = params.get("Operations") or []
-        for op in operations:
-            if op not in self.GRANT_OPERATIONS:
-                raise _enum_error(op, "operations", self.GRANT_OPERATIONS)
-        if not operations:
-            raise _validation("Operations must not be empty.")
-        grantee = params.get("GranteePrincipal")
-        if not grantee:
-            raise _validation("GranteePrincipal is required.")
-        grant_id = os.urandom(32).hex()
-        token = base64.urlsafe_b64encode(os.urandom(48)).decode().rstrip("=")
-        grant = {"GrantId": grant_id, "GrantToken": token, "GranteePrincipal": grantee, "Operations": operations,
-                 "IssuingAccount": f"arn:aws:iam::{ctx.account_id}:root", "CreationDate": _now(ctx)}
-        for field in ("RetiringPrincipal", "Constraints", "Name"):
-            if params.get(field):
-                grant[field] = params[field]
-
-        def change(doc: dict[str, Any]) -> None:
-            if doc["KeyState"] == "PendingDeletion":
-                raise ServiceError("KMSInvalidStateException", f"{doc['Arn']} is pending deletion.")
-            if grant.get("Name"):
-                for existing in doc.get("Grants", []):  # same name and parameters: the same grant
-                    if existing.get("Name") == grant["Name"] and existing["Operations"] == operations and existing["GranteePrincipal"] == grantee:
-                        grant.update(GrantId=existing["GrantId"], GrantToken=existing["GrantToken"])
-                        return
-            doc.setdefault("Grants", []).append(grant)
-
-        doc = self._set_state(ctx, params["KeyId"], change)
-        grant["KeyId"] = doc["Arn"]
-        return {"GrantId": grant["GrantId"], "GrantToken": grant["GrantToken"]}
-
-    def _grant_view(self, doc: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
-        view = {k: v for k, v in grant.items() if k != "GrantToken"}
-        view["KeyId"] = doc["Arn"]
-        view["CreationDate"] = _dt(grant["CreationDate"])
-        return view
-
-    def list_grants(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self._resolve(ctx, params["KeyId"])
-        grants = [g for g in doc.get("Grants", [])
-                  if (not params.get("GrantId") or g["GrantId"] == params["GrantId"])
-                  and (not params.get("GranteePrincipal") or g["GranteePrincipal"] == params["GranteePrincipal"])]
-        page, extra = _page([self._grant_view(doc, g) for g in grants], params, maximum=100, default=50)
-        return {"Grants": page, **extra}
-
-    def list_retirable_grants(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        principal = params["RetiringPrincipal"]
-        items = [self._grant_view(doc, g) for doc in self._keys(ctx) for g in doc.get("Grants", [])
-                 if g.get("RetiringPrincipal") == principal]
-        page, extra = _page(items, params, maximum=100, default=50)
-        return {"Grants": page, **extra}
-
-    def _drop_grant(self, ctx: RequestContext, key_ref: str, match) -> None:
-        found = []
-
-        def change(doc: dict[str, Any]) -> None:
-            kept = [g for g in doc.get("Grants", []) if not match(g)]
-            found.append(len(kept) != len(doc.get("Grants", [])))
-            doc["Grants"] = kept
-
-        self._set_state(ctx, key_ref, change)
-        if not found[0]:
-            raise ServiceError("NotFoundException", "Grant not found.")
-
-    def revoke_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._drop_grant(ctx, params["KeyId"], lambda g: g["GrantId"] == params["GrantId"])
-        return {}
-
-    def retire_grant(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        token, grant_id, key_ref = params.get("GrantToken"), params.get("GrantId"), params.get("KeyId")
-        if token:
-            for doc in self._keys(ctx):
-                if any(g["GrantToken"] == token for g in doc.get("Grants", [])):
-                    self._drop_grant(ctx, doc["KeyId"], lambda g: g["GrantToken"] == token)
-                    return {}
-            raise ServiceError("InvalidGrantTokenException", "The grant token is not valid.")
-        if not (grant_id and key_ref):
-            raise _validation("Either GrantToken, or both GrantId and KeyId must be specified.")
-        self._drop_grant(ctx, key_ref, lambda g: g["GrantId"] == grant_id)
-        return {}
-
-
-KmsProvider.__bases__ = (_AsymmetricAndGrants, *KmsProvider.__bases__)

@@ -15,7 +15,9 @@ seconds have passed.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import re
 import random
 import string
 import time
@@ -26,15 +28,19 @@ from typing import Any
 from ...errors import ServiceError
 from ...gateway.context import RequestContext
 from ..base import Provider
+from . import geonames
 from . import healthchecks as H
 from . import records as R
+from . import trafficpolicy as TP
 
 OWNER_KIND = "route53:zone-owner"
 TAGS_KIND = "route53:tags"
 DELEGATION_KIND = "route53:delegation-set"
 QUERY_LOG_KIND = "route53:query-logging"
 VPC_AUTH_KIND = "route53:vpc-authorization"
-POLICY_KIND = "route53:traffic-policy"
+POLICY_KIND = R.POLICY_KIND
+INSTANCE_KIND = R.INSTANCE_KIND
+CIDR_KIND = R.CIDR_KIND
 CALLER_KIND = "route53:caller-reference"
 
 SOA_TTL, NS_TTL = 900, 172800
@@ -50,7 +56,9 @@ def _dt(epoch: float) -> datetime:
 
 
 def _bad_batch(messages: list[str]) -> ServiceError:
-    return ServiceError("InvalidChangeBatch", "[" + ", ".join(messages) + "]", 400)
+    """AWS's form today: the standard ``ErrorResponse`` whose message lists every problem
+    as ``[m1, m2]``; the modeled ``messages`` member carries them one by one."""
+    return ServiceError("InvalidChangeBatch", "[" + ", ".join(messages) + "]", 400, fields={"messages": list(messages)})
 
 
 def _invalid(message: str) -> ServiceError:
@@ -399,23 +407,17 @@ class Route53Provider(Provider):
             raise _invalid("Invalid request: ChangeBatch must contain at least one change.")
         account = ctx.account_id
         apex = zone["Name"]
-        # working copy of every name the batch touches: key → doc (None = deleted)
-        work: dict[str, dict[str, Any] | None] = {}
-        loaded: set[str] = set()
+        # working copy of every name the batch touches, grouped by owner name so each
+        # change looks only at its own name (linear in the batch): name → key → doc|None
+        by_name: dict[str, dict[str, dict[str, Any] | None]] = {}
         messages: list[str] = []
         touched: set[tuple[str, str, str]] = set()
 
-        def load_name(name: str) -> None:
-            prefix = R.rrset_key(zone["Id"], name)
-            if prefix in loaded:
-                return
-            loaded.add(prefix)
-            for key, doc in ctx.store.read.scan(R.RRSET_KIND, account, prefix=prefix):
-                work.setdefault(key, doc)
-
-        def at_name(name: str) -> list[dict[str, Any]]:
-            prefix = R.rrset_key(zone["Id"], name)
-            return [doc for key, doc in work.items() if doc is not None and key.startswith(prefix)]
+        def load_name(name: str) -> dict[str, dict[str, Any] | None]:
+            group = by_name.get(name)
+            if group is None:
+                group = by_name[name] = dict(ctx.store.read.scan(R.RRSET_KIND, account, prefix=R.rrset_key(zone["Id"], name)))
+            return group
 
         hc_ids: set[str] = set()
         for change in changes:
@@ -438,9 +440,12 @@ class Route53Provider(Provider):
                 messages.append(f"The request contains an invalid set of changes for a resource record set '{rtype} {name}'")
                 continue
             touched.add(identity)
-            load_name(name)
+            work = load_name(name)
             key = R.rrset_key(zone["Id"], name, rtype, set_id)
             current = work.get(key)
+            if current is not None and current.get("TrafficPolicyInstanceId"):
+                messages.append(f"Tried to {action.lower()} resource record set {_rr_label(rrset)} but it was created by traffic policy instance {current['TrafficPolicyInstanceId']}; change the traffic policy instance instead")
+                continue
             if action == "DELETE":
                 if current is None:
                     messages.append(f"Tried to delete resource record set {_rr_label(rrset)} but it was not found")
@@ -454,7 +459,7 @@ class Route53Provider(Provider):
             if action == "CREATE" and current is not None:
                 messages.append(f"Tried to create resource record set {_rr_label(rrset)} but it already exists")
                 continue
-            others = [d for d in at_name(name) if R.rrset_key(zone["Id"], d["Name"], d["Type"], d.get("SetIdentifier")) != key]
+            others = [d for k, d in work.items() if d is not None and k != key]
             if rtype == "CNAME" and any(d["Type"] != "CNAME" for d in others):
                 messages.append(f"RRSet of type CNAME with DNS name {name} is not permitted as it conflicts with other records with the same DNS name in zone {apex}")
                 continue
@@ -477,17 +482,22 @@ class Route53Provider(Provider):
             if policy == "latency" and any(d.get("Region") == rrset["Region"] for d in same_type):
                 messages.append(f"RRSet with DNS name {name}, type {rtype}, SetIdentifier {set_id} cannot be created because another RRSet with the same name, type and region exists.")
                 continue
+            if policy == "cidr":
+                problem = self._cidr_problem(ctx, rrset, same_type)
+                if problem:
+                    messages.append(problem)
+                    continue
             work[key] = rrset
         # alias targets inside this zone must exist once the batch is applied
-        for doc in [d for d in work.values() if d is not None]:
-            alias = doc.get("AliasTarget")
-            if not alias or (doc["Name"], doc["Type"], doc.get("SetIdentifier") or "") not in touched:
+        for name, rtype, set_id in touched:
+            doc = by_name[name].get(R.rrset_key(zone["Id"], name, rtype, set_id or None))
+            alias = doc.get("AliasTarget") if doc else None
+            if not alias:
                 continue
             target_zone = alias["HostedZoneId"].rsplit("/", 1)[-1]
             if target_zone == zone["Id"]:
-                load_name(alias["DNSName"])
                 prefix = R.rrset_key(zone["Id"], alias["DNSName"], doc["Type"])
-                if not any(k.startswith(prefix) and v is not None for k, v in work.items()):
+                if not any(k.startswith(prefix) and v is not None for k, v in load_name(alias["DNSName"]).items()):
                     messages.append(f"Tried to create an alias that targets {alias['DNSName']}, type {doc['Type']} in zone {zone['Id']}, but the alias target name does not lie within the target zone")
         if messages:
             raise _bad_batch(messages)
@@ -496,7 +506,7 @@ class Route53Provider(Provider):
                 raise ServiceError("NoSuchHealthCheck", f"No health check found with id: {hc}", 400)
         with ctx.store.transaction() as txn:
             count = zone.get("Count", 0)
-            for key, doc in work.items():
+            for key, doc in ((k, d) for group in by_name.values() for k, d in group.items()):
                 existed = txn.exists(R.RRSET_KIND, key, account)
                 if doc is None:
                     if existed:
@@ -510,6 +520,22 @@ class Route53Provider(Provider):
             txn.put(R.ZONE_KIND, zone["Id"], fresh, account)
             change = self._change(ctx, txn, batch.get("Comment"))
         return {"ChangeInfo": change}
+
+    def _cidr_problem(self, ctx: RequestContext, rrset: dict[str, Any], same_type: list[dict[str, Any]]) -> str | None:
+        config = rrset["CidrRoutingConfig"]
+        name, rtype, set_id = rrset["Name"], rrset["Type"], rrset.get("SetIdentifier")
+        collection = ctx.store.read.get(CIDR_KIND, config["CollectionId"], ctx.account_id)
+        if collection is None:
+            return f"RRSet with DNS name {name}, type {rtype}, SetIdentifier {set_id} references the CIDR collection {config['CollectionId']}, which does not exist"
+        if config["LocationName"] != "*" and config["LocationName"] not in collection["Locations"]:
+            return f"RRSet with DNS name {name}, type {rtype}, SetIdentifier {set_id} references the location {config['LocationName']}, which is not in the CIDR collection {collection['Name']}"
+        for other in same_type:
+            theirs = other.get("CidrRoutingConfig") or {}
+            if theirs.get("CollectionId") != config["CollectionId"]:
+                return f"RRSet with DNS name {name}, type {rtype}, SetIdentifier {set_id} cannot be created because all IP-based record sets with the same name and type must use the same CIDR collection"
+            if theirs.get("LocationName") == config["LocationName"]:
+                return f"RRSet with DNS name {name}, type {rtype}, SetIdentifier {set_id} cannot be created because another RRSet with the same name, type and CIDR location exists."
+        return None
 
     def _validate_rrset(self, rrset: dict[str, Any], apex: str, messages: list[str]) -> None:
         name, rtype = rrset["Name"], rrset["Type"]
@@ -921,7 +947,7 @@ class Route53Provider(Provider):
     # -- traffic policies (documents and versions) ---------------------------------------
 
     def create_traffic_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._check_policy_document(params["Document"])
+        self._check_policy_document(ctx, params["Document"])
         for _k, doc in ctx.store.read.scan(POLICY_KIND, ctx.account_id):
             if doc["Name"] == params["Name"]:
                 raise ServiceError("TrafficPolicyAlreadyExists", f"A traffic policy named {params['Name']} already exists.", 409)
@@ -929,7 +955,7 @@ class Route53Provider(Provider):
         return self._put_policy(ctx, policy_id, 1, params["Name"], params["Document"], params.get("Comment"))
 
     def create_traffic_policy_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self._check_policy_document(params["Document"])
+        self._check_policy_document(ctx, params["Document"])
         versions = [d for _k, d in ctx.store.read.scan(POLICY_KIND, ctx.account_id, prefix=params["Id"] + "/")]
         if not versions:
             raise ServiceError("NoSuchTrafficPolicy", f"No traffic policy found with ID {params['Id']}", 404)
@@ -944,18 +970,8 @@ class Route53Provider(Provider):
             txn.put(POLICY_KIND, f"{policy_id}/{version:06d}", doc, ctx.account_id)
         return {"TrafficPolicy": doc, "Location": f"{ctx.runtime.config.endpoint}/2013-04-01/trafficpolicy/{policy_id}/{version}"}
 
-    @staticmethod
-    def _check_policy_document(document: str) -> None:
-        try:
-            doc = json.loads(document)
-        except ValueError:
-            raise ServiceError("InvalidTrafficPolicyDocument", "The traffic policy document is not valid JSON.", 400) from None
-        if not isinstance(doc, dict) or doc.get("AWSPolicyFormatVersion") != "2015-10-01":
-            raise ServiceError("InvalidTrafficPolicyDocument", "AWSPolicyFormatVersion must be 2015-10-01.", 400)
-        if doc.get("RecordType") not in R.TYPES:
-            raise ServiceError("InvalidTrafficPolicyDocument", "RecordType must be a supported DNS type.", 400)
-        if not (doc.get("StartRule") or doc.get("StartEndpoint")):
-            raise ServiceError("InvalidTrafficPolicyDocument", "The document needs a StartRule or a StartEndpoint.", 400)
+    def _check_policy_document(self, ctx: RequestContext, document: str) -> None:
+        TP.validate(document, lambda hc: ctx.store.read.exists(R.HEALTHCHECK_KIND, hc, ctx.account_id))
 
     def get_traffic_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = ctx.store.read.get(POLICY_KIND, f"{params['Id']}/{int(params['Version']):06d}", ctx.account_id)
@@ -977,10 +993,323 @@ class Route53Provider(Provider):
         return {"TrafficPolicies": docs, "IsTruncated": False, "TrafficPolicyVersionMarker": "", "MaxItems": str(params.get("MaxItems") or 100)}
 
     def delete_traffic_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        policy_id, version = params["Id"], int(params["Version"])
+        for _k, inst in ctx.store.read.scan(INSTANCE_KIND, ctx.account_id):
+            if inst["TrafficPolicyId"] == policy_id and int(inst["TrafficPolicyVersion"]) == version:
+                raise ServiceError("TrafficPolicyInUse", f"One or more traffic policy instances ({inst['Id']}) use version {version} of traffic policy {policy_id}.", 400)
         with ctx.store.transaction() as txn:
-            if not txn.delete(POLICY_KIND, f"{params['Id']}/{int(params['Version']):06d}", ctx.account_id):
-                raise ServiceError("NoSuchTrafficPolicy", f"No traffic policy found with ID {params['Id']}", 404)
+            if not txn.delete(POLICY_KIND, f"{policy_id}/{version:06d}", ctx.account_id):
+                raise ServiceError("NoSuchTrafficPolicy", f"No traffic policy found with ID {policy_id}", 404)
         return {}
+
+    def update_traffic_policy_comment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = f"{params['Id']}/{int(params['Version']):06d}"
+        with ctx.store.transaction() as txn:
+            doc = txn.get(POLICY_KIND, key, ctx.account_id)
+            if doc is None:
+                raise ServiceError("NoSuchTrafficPolicy", f"No traffic policy found with ID {params['Id']} and version {params['Version']}", 404)
+            doc["Comment"] = params["Comment"]
+            txn.put(POLICY_KIND, key, doc, ctx.account_id)
+        return {"TrafficPolicy": doc}
+
+    # -- traffic policy instances ------------------------------------------------------
+    #
+    # An instance owns one record set (name, type = the policy's RecordType, TTL,
+    # TrafficPolicyInstanceId) in its zone; the DNS plane compiles the policy version the
+    # instance uses and evaluates its rules per query.  Its State is derived from its
+    # last change: Creating/Updating while PENDING, Applied once INSYNC.
+
+    def _policy_version(self, ctx: RequestContext, policy_id: str, version: int) -> dict[str, Any]:
+        doc = ctx.store.read.get(POLICY_KIND, f"{policy_id}/{int(version):06d}", ctx.account_id)
+        if doc is None:
+            raise ServiceError("NoSuchTrafficPolicy", f"No traffic policy found with ID {policy_id} and version {version}", 404)
+        return doc
+
+    def _instance(self, ctx: RequestContext, instance_id: str) -> dict[str, Any]:
+        doc = ctx.store.read.get(INSTANCE_KIND, instance_id, ctx.account_id)
+        if doc is None:
+            raise ServiceError("NoSuchTrafficPolicyInstance", f"No traffic policy instance exists with the specified ID {instance_id}", 404)
+        return doc
+
+    def _instance_out(self, doc: dict[str, Any]) -> dict[str, Any]:
+        change = self.runtime.store.read.get(R.CHANGE_KIND, doc["ChangeId"], "")
+        pending = change is not None and not self._in_sync(change)
+        state = doc["Pending"] if pending else "Applied"
+        return {"Id": doc["Id"], "HostedZoneId": doc["HostedZoneId"], "Name": R.display_name(doc["Name"]), "TTL": doc["TTL"],
+                "State": state, "Message": "", "TrafficPolicyId": doc["TrafficPolicyId"],
+                "TrafficPolicyVersion": doc["TrafficPolicyVersion"], "TrafficPolicyType": doc["TrafficPolicyType"]}
+
+    @staticmethod
+    def _check_ttl(ttl: int) -> None:
+        if not 0 <= int(ttl) <= 2147483647:
+            raise _invalid("Invalid request: TTL must be between 0 and 2147483647")
+
+    def create_traffic_policy_instance(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        zone = self._zone(ctx, params["HostedZoneId"])
+        policy = self._policy_version(ctx, params["TrafficPolicyId"], params["TrafficPolicyVersion"])
+        name = R.normalize_name(params["Name"])
+        self._check_ttl(params["TTL"])
+        if not R.valid_domain(name) or not R.in_zone(name, zone["Name"]):
+            raise _invalid(f"Invalid request: The name {name} is not in the hosted zone {zone['Name']}")
+        rtype = policy["Type"]
+        if rtype == "CNAME" and name == zone["Name"]:
+            raise _invalid(f"Invalid request: A CNAME record is not permitted at the apex of the zone {zone['Name']}")
+        account = ctx.account_id
+        existing = [d for _k, d in ctx.store.read.scan(R.RRSET_KIND, account, prefix=R.rrset_key(zone["Id"], name))]
+        for doc in existing:
+            if doc["Type"] == rtype and doc.get("TrafficPolicyInstanceId"):
+                raise ServiceError("TrafficPolicyInstanceAlreadyExists", f"Traffic policy instance {doc['TrafficPolicyInstanceId']} already creates the {rtype} records for {name}", 409)
+            if doc["Type"] == rtype or "CNAME" in (doc["Type"], rtype):
+                raise _invalid(f"Invalid request: A resource record set of type {doc['Type']} with the name {name} already exists in the hosted zone {zone['Id']}")
+        instance_id = str(uuid.uuid4())
+        with ctx.store.transaction() as txn:
+            change = self._change(ctx, txn)
+            doc = {"Id": instance_id, "HostedZoneId": zone["Id"], "Name": name, "TTL": int(params["TTL"]),
+                   "TrafficPolicyId": policy["Id"], "TrafficPolicyVersion": policy["Version"], "TrafficPolicyType": rtype,
+                   "ChangeId": change["Id"].rsplit("/", 1)[-1], "Pending": "Creating"}
+            txn.put(INSTANCE_KIND, instance_id, doc, account)
+            txn.put(R.RRSET_KIND, R.rrset_key(zone["Id"], name, rtype), {"Name": name, "Type": rtype, "TTL": doc["TTL"], "TrafficPolicyInstanceId": instance_id}, account)
+            fresh = txn.get(R.ZONE_KIND, zone["Id"], account)
+            fresh["Count"] = fresh.get("Count", 0) + 1
+            txn.put(R.ZONE_KIND, zone["Id"], fresh, account)
+        return {"TrafficPolicyInstance": self._instance_out(doc),
+                "Location": f"{ctx.runtime.config.endpoint}/2013-04-01/trafficpolicyinstance/{instance_id}"}
+
+    def get_traffic_policy_instance(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"TrafficPolicyInstance": self._instance_out(self._instance(ctx, params["Id"]))}
+
+    def get_traffic_policy_instance_count(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"TrafficPolicyInstanceCount": ctx.store.read.count(INSTANCE_KIND, ctx.account_id)}
+
+    def update_traffic_policy_instance(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._instance(ctx, params["Id"])
+        policy = self._policy_version(ctx, params["TrafficPolicyId"], params["TrafficPolicyVersion"])
+        self._check_ttl(params["TTL"])
+        if policy["Type"] != doc["TrafficPolicyType"]:
+            raise ServiceError("ConflictingTypes", f"The traffic policy creates {policy['Type']} records but the instance has {doc['TrafficPolicyType']} records; the DNS type can't change.", 400)
+        account = ctx.account_id
+        with ctx.store.transaction() as txn:
+            change = self._change(ctx, txn)
+            doc.update(TTL=int(params["TTL"]), TrafficPolicyId=policy["Id"], TrafficPolicyVersion=policy["Version"],
+                       ChangeId=change["Id"].rsplit("/", 1)[-1], Pending="Updating")
+            txn.put(INSTANCE_KIND, doc["Id"], doc, account)
+            txn.put(R.RRSET_KIND, R.rrset_key(doc["HostedZoneId"], doc["Name"], doc["TrafficPolicyType"]),
+                    {"Name": doc["Name"], "Type": doc["TrafficPolicyType"], "TTL": doc["TTL"], "TrafficPolicyInstanceId": doc["Id"]}, account)
+        return {"TrafficPolicyInstance": self._instance_out(doc)}
+
+    def delete_traffic_policy_instance(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._instance(ctx, params["Id"])
+        account = ctx.account_id
+        with ctx.store.transaction() as txn:
+            txn.delete(INSTANCE_KIND, doc["Id"], account)
+            if txn.delete(R.RRSET_KIND, R.rrset_key(doc["HostedZoneId"], doc["Name"], doc["TrafficPolicyType"]), account):
+                zone = txn.get(R.ZONE_KIND, doc["HostedZoneId"], account)
+                if zone is not None:
+                    zone["Count"] = max(0, zone.get("Count", 0) - 1)
+                    txn.put(R.ZONE_KIND, zone["Id"], zone, account)
+            self._change(ctx, txn)
+        return {}
+
+    def _list_instances(self, ctx: RequestContext, params: dict[str, Any], docs: list[dict[str, Any]], by_zone: bool) -> dict[str, Any]:
+        max_items = int(params.get("MaxItems") or 100)
+        if max_items < 1:
+            raise _invalid("Invalid request: MaxItems must be at least 1")
+        def order(d: dict[str, Any]) -> tuple[str, ...]:
+            return ((d["HostedZoneId"],) if not by_zone else ()) + (R.reversed_name(d["Name"]), d["TrafficPolicyType"])
+        docs.sort(key=order)
+        name_marker = params.get("TrafficPolicyInstanceNameMarker")
+        if name_marker:
+            start = ((params.get("HostedZoneIdMarker") or "",) if not by_zone else ()) + (
+                R.reversed_name(R.normalize_name(name_marker)), params.get("TrafficPolicyInstanceTypeMarker") or "")
+            docs = [d for d in docs if order(d) >= start]
+        page, rest = docs[:max_items], docs[max_items:]
+        out: dict[str, Any] = {"TrafficPolicyInstances": [self._instance_out(d) for d in page], "IsTruncated": bool(rest), "MaxItems": str(max_items)}
+        if rest:
+            out["TrafficPolicyInstanceNameMarker"] = R.display_name(rest[0]["Name"])
+            out["TrafficPolicyInstanceTypeMarker"] = rest[0]["TrafficPolicyType"]
+            if not by_zone:
+                out["HostedZoneIdMarker"] = rest[0]["HostedZoneId"]
+        return out
+
+    def list_traffic_policy_instances(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        docs = [d for _k, d in ctx.store.read.scan(INSTANCE_KIND, ctx.account_id)]
+        return self._list_instances(ctx, params, docs, by_zone=False)
+
+    def list_traffic_policy_instances_by_hosted_zone(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        zone = self._zone(ctx, params["HostedZoneId"])
+        docs = [d for _k, d in ctx.store.read.scan(INSTANCE_KIND, ctx.account_id) if d["HostedZoneId"] == zone["Id"]]
+        return self._list_instances(ctx, params, docs, by_zone=True)
+
+    def list_traffic_policy_instances_by_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        policy = self._policy_version(ctx, params["TrafficPolicyId"], params["TrafficPolicyVersion"])
+        docs = [d for _k, d in ctx.store.read.scan(INSTANCE_KIND, ctx.account_id)
+                if d["TrafficPolicyId"] == policy["Id"] and d["TrafficPolicyVersion"] == policy["Version"]]
+        return self._list_instances(ctx, params, docs, by_zone=False)
+
+    # -- CIDR collections (IP-based routing) ---------------------------------------------
+
+    def _cidr(self, ctx: RequestContext, collection_id: str) -> dict[str, Any]:
+        doc = ctx.store.read.get(CIDR_KIND, collection_id, ctx.account_id)
+        if doc is None:
+            raise ServiceError("NoSuchCidrCollectionException", "The CIDR collection you specified, doesn't exist.", 404)
+        return doc
+
+    @staticmethod
+    def _cidr_out(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"Arn": f"arn:aws:route53:::cidrcollection/{doc['Id']}", "Id": doc["Id"], "Name": doc["Name"], "Version": doc["Version"]}
+
+    def create_cidr_collection(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, ref = params["Name"], params["CallerReference"]
+        if not re.fullmatch(r"[0-9A-Za-z_\-]{1,64}", name):
+            raise _invalid(f"Invalid request: the collection name {name!r} must be 1-64 letters, digits, _ or -")
+        for _k, doc in ctx.store.read.scan(CIDR_KIND, ctx.account_id):
+            if doc["Name"] == name:
+                raise ServiceError("CidrCollectionAlreadyExistsException", f"A CIDR collection with the name {name} already exists (caller reference {doc['CallerReference']}).", 400)
+        collection_id = str(uuid.uuid4())
+        doc = {"Id": collection_id, "Name": name, "CallerReference": ref, "Version": 1, "Locations": {}}
+        with ctx.store.transaction() as txn:
+            txn.put(CIDR_KIND, collection_id, doc, ctx.account_id)
+        return {"Collection": self._cidr_out(doc), "Location": f"{ctx.runtime.config.endpoint}/2013-04-01/cidrcollection/{collection_id}"}
+
+    def _cidr_in_use(self, ctx: RequestContext, collection_id: str) -> dict[str, set[str]]:
+        used: dict[str, set[str]] = {}
+        for _k, rrset in ctx.store.read.scan(R.RRSET_KIND, ctx.account_id):
+            config = rrset.get("CidrRoutingConfig")
+            if config and config["CollectionId"] == collection_id:
+                used.setdefault(config["LocationName"], set()).add(f"{rrset['Name']} {rrset['Type']}")
+        return used
+
+    def change_cidr_collection(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._cidr(ctx, params["Id"])
+        version = params.get("CollectionVersion")
+        if version is not None and int(version) != doc["Version"]:
+            raise ServiceError("CidrCollectionVersionMismatchException", f"The CIDR collection version {version} doesn't match the current version {doc['Version']}.", 409)
+        locations = {k: list(v) for k, v in doc["Locations"].items()}
+        for item in params["Changes"]:
+            location, action = item["LocationName"], item["Action"]
+            if not re.fullmatch(r"[0-9A-Za-z_\-]{1,16}", location):
+                raise _invalid(f"Invalid request: the location name {location!r} must be 1-16 letters, digits, _ or -")
+            blocks = []
+            for block in item["CidrList"]:
+                try:
+                    net = ipaddress.ip_network(block, strict=True)
+                except ValueError:
+                    raise _invalid(f"Invalid request: {block} is not a valid CIDR block (address bits beyond the prefix must be zero)") from None
+                if net.prefixlen > (24 if net.version == 4 else 48) or net.prefixlen < (0 if net.version == 4 else 0):
+                    raise _invalid(f"Invalid request: {block} is too specific: IPv4 blocks must be /0 to /24 and IPv6 blocks /0 to /48")
+                blocks.append(str(net))
+            if action == "PUT":
+                current = locations.setdefault(location, [])
+                for block in blocks:
+                    owner = next((loc for loc, cidrs in locations.items() if block in cidrs and loc != location), None)
+                    if owner is not None:
+                        raise _invalid(f"Invalid request: the CIDR block {block} already belongs to the location {owner}")
+                    if block not in current:
+                        current.append(block)
+            elif action == "DELETE_IF_EXISTS":
+                if location in locations:
+                    locations[location] = [b for b in locations[location] if b not in blocks]
+            else:
+                raise _invalid(f"Invalid request: Action {action} is not one of PUT, DELETE_IF_EXISTS")
+        emptied = [loc for loc, cidrs in locations.items() if not cidrs]
+        if emptied:
+            used = self._cidr_in_use(ctx, doc["Id"])
+            for loc in emptied:
+                if loc in used:
+                    raise ServiceError("CidrBlockInUseException", f"The location {loc} is still used by the record sets {', '.join(sorted(used[loc]))}; deleting its last CIDR block would leave them without a location.", 400)
+                del locations[loc]
+        with ctx.store.transaction() as txn:
+            fresh = txn.get(CIDR_KIND, doc["Id"], ctx.account_id)
+            if fresh is None or fresh["Version"] != doc["Version"]:
+                raise ServiceError("ConcurrentModification", "Another request changed the CIDR collection; try again.", 400)
+            fresh.update(Locations=locations, Version=doc["Version"] + 1)
+            txn.put(CIDR_KIND, doc["Id"], fresh, ctx.account_id)
+            change = self._change(ctx, txn)
+        return {"Id": change["Id"].rsplit("/", 1)[-1]}
+
+    @staticmethod
+    def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
+        try:
+            start = int(params.get("NextToken") or 0)
+            size = int(params.get("MaxResults") or 100)
+        except ValueError:
+            raise _invalid("Invalid request: NextToken or MaxResults is not valid") from None
+        if size < 1 or start < 0:
+            raise _invalid("Invalid request: NextToken or MaxResults is not valid")
+        page = items[start:start + size]
+        return page, (str(start + size) if start + size < len(items) else None)
+
+    def list_cidr_collections(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        docs = sorted((d for _k, d in ctx.store.read.scan(CIDR_KIND, ctx.account_id)), key=lambda d: d["Name"])
+        page, token = self._page(docs, params)
+        out: dict[str, Any] = {"CidrCollections": [self._cidr_out(d) for d in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def list_cidr_locations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._cidr(ctx, params["CollectionId"])
+        page, token = self._page(sorted(doc["Locations"]), params)
+        out: dict[str, Any] = {"CidrLocations": [{"LocationName": name} for name in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def list_cidr_blocks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._cidr(ctx, params["CollectionId"])
+        wanted = params.get("LocationName")
+        if wanted is not None and wanted not in doc["Locations"]:
+            raise ServiceError("NoSuchCidrLocationException", "The CIDR collection location doesn't match any location in the collection.", 404)
+        blocks = [{"CidrBlock": block, "LocationName": loc} for loc in sorted(doc["Locations"]) if wanted in (None, loc)
+                  for block in doc["Locations"][loc]]
+        page, token = self._page(blocks, params)
+        out: dict[str, Any] = {"CidrBlocks": page}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def delete_cidr_collection(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._cidr(ctx, params["Id"])
+        used = self._cidr_in_use(ctx, doc["Id"])
+        if used:
+            names = sorted(n for group in used.values() for n in group)
+            raise ServiceError("CidrCollectionInUseException", f"This CIDR collection is in use by the record sets {', '.join(names)}; delete them first.", 400)
+        with ctx.store.transaction() as txn:
+            txn.delete(CIDR_KIND, doc["Id"], ctx.account_id)
+        return {}
+
+    # -- geolocations ------------------------------------------------------------------
+
+    def get_geo_location(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        continent, country, sub = params.get("ContinentCode"), params.get("CountryCode"), params.get("SubdivisionCode")
+        if continent and (country or sub):
+            raise _invalid("Invalid request: specify a ContinentCode or a CountryCode (with an optional SubdivisionCode), not both")
+        if sub and not country:
+            raise _invalid("Invalid request: a SubdivisionCode requires a CountryCode")
+        details = geonames.details(continent, country, sub)
+        if details is None:
+            raise ServiceError("NoSuchGeoLocation", "Amazon Route 53 doesn't support the specified geographic location. For a list of supported geolocation codes, see the GeoLocation data type.", 404)
+        return {"GeoLocationDetails": details}
+
+    def list_geo_locations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        max_items = int(params.get("MaxItems") or 100)
+        if max_items < 1:
+            raise _invalid("Invalid request: MaxItems must be at least 1")
+        places = geonames.ordered()
+        start = (params.get("StartContinentCode"), params.get("StartCountryCode"), params.get("StartSubdivisionCode"))
+        if any(start):
+            try:
+                places = places[places.index(start):]
+            except ValueError:
+                raise _invalid("Invalid request: the start location is not a supported geographic location") from None
+        page, rest = places[:max_items], places[max_items:]
+        out: dict[str, Any] = {"GeoLocationDetailsList": [geonames.details(*p) for p in page], "IsTruncated": bool(rest), "MaxItems": str(max_items)}
+        if rest:
+            continent, country, sub = rest[0]
+            for key, value in (("NextContinentCode", continent), ("NextCountryCode", country), ("NextSubdivisionCode", sub)):
+                if value:
+                    out[key] = value
+        return out
 
 
 def _rdata_text(rtype: int, rdata: bytes) -> str:

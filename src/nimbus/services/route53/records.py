@@ -23,6 +23,9 @@ CHANGE_KIND = "route53:change"
 HEALTHCHECK_KIND = "route53:healthcheck"
 HEALTH_KIND = "route53:health"  # {"healthy": bool} per health check, written only when it flips
 HEALTHSTATE_KIND = "route53:healthcheck-state"  # per-checker observations, written on every probe
+POLICY_KIND = "route53:traffic-policy"  # key "<policy id>/<version:06d>"
+INSTANCE_KIND = "route53:traffic-policy-instance"  # key instance id
+CIDR_KIND = "route53:cidr-collection"  # key collection id; {"Locations": {name: [cidr, ...]}}
 
 TYPES = ("A", "AAAA", "CAA", "CNAME", "DS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV", "TXT")
 ALIAS_TYPES = ("A", "AAAA", "CNAME", "CAA", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT")
