@@ -155,7 +155,7 @@ def _wait_available(rds, ident: str) -> dict:
 
 
 def _writable(address: str, port: int, user: str) -> bool:
-    with psycopg.connect(host=address, port=port, user=user, password=PASSWORD, dbname="postgres",
+    with psycopg.connect(host=address, port=port, user=user, password=PASSWORD, dbname="bench",
                          connect_timeout=2, autocommit=True) as conn:
         if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
             return False
@@ -168,7 +168,8 @@ def bench_failover(server: NimbusServer, rounds: int) -> tuple[list[float], list
     """Multi-AZ forced failover and Aurora FailoverDBCluster → the same endpoint accepts writes."""
     rds = server.client("rds")
     rds.create_db_instance(DBInstanceIdentifier="bench-maz", Engine="postgres", DBInstanceClass="db.t3.micro",
-                           AllocatedStorage=20, MasterUsername="bench", MasterUserPassword=PASSWORD, MultiAZ=True)
+                           AllocatedStorage=20, MasterUsername="bench", MasterUserPassword=PASSWORD, MultiAZ=True,
+                           DBName="bench")
     ep = _wait_available(rds, "bench-maz")["Endpoint"]
     multi_az = []
     for _ in range(rounds):
@@ -181,7 +182,7 @@ def bench_failover(server: NimbusServer, rounds: int) -> tuple[list[float], list
         multi_az.append(time.perf_counter() - start)
     rds.delete_db_instance(DBInstanceIdentifier="bench-maz", SkipFinalSnapshot=True)
     cluster = rds.create_db_cluster(DBClusterIdentifier="bench-aur", Engine="aurora-postgresql", MasterUsername="bench",
-                                    MasterUserPassword=PASSWORD)["DBCluster"]
+                                    MasterUserPassword=PASSWORD, DatabaseName="bench")["DBCluster"]
     members = ["bench-aur-1", "bench-aur-2"]
     for ident in members:
         rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier="bench-aur", Engine="aurora-postgresql",

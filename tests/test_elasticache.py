@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import time
 
+import psutil
 import pytest
 import redis
 from botocore.exceptions import ClientError
@@ -131,6 +132,24 @@ def test_valkey_replication_group_primary_reader_and_failover(ec):
     old_primary_ep = next(m["ReadEndpoint"] for m in ng["NodeGroupMembers"] if m["CacheClusterId"] == "rg-1-001")
     old = redis.Redis(host=old_primary_ep["Address"], port=old_primary_ep["Port"], socket_timeout=5)
     assert eventually(lambda: old.info("replication")["role"] == "slave" and old.get("after") == b"failover")
+    # Automatic failover: the primary's process dies; a replica is promoted, the endpoint follows.
+    current = next(m["ReadEndpoint"] for m in ng["NodeGroupMembers"] if m["CacheClusterId"] == "rg-1-002")
+    assert eventually(lambda: all(redis.Redis(host=m["ReadEndpoint"]["Address"], port=6379, socket_timeout=5)
+                                  .get("after") == b"failover" for m in ng["NodeGroupMembers"]))
+    pid = redis.Redis(host=current["Address"], port=current["Port"], socket_timeout=5).info("server")["process_id"]
+    psutil.Process(pid).kill()
+
+    def promoted():
+        fresh = redis.Redis(host=primary_ep["Address"], port=primary_ep["Port"], socket_timeout=5)
+        fresh.set("after-crash", "yes")
+        return fresh.info("replication")["role"] == "master" and fresh.info("server")["process_id"] != pid
+
+    assert eventually(promoted)
+    group = ec.describe_replication_groups(ReplicationGroupId="rg-1")["ReplicationGroups"][0]
+    roles = {m["CacheClusterId"]: m["CurrentRole"] for m in group["NodeGroups"][0]["NodeGroupMembers"]}
+    assert roles["rg-1-002"] == "replica" and list(roles.values()).count("primary") == 1
+    restarted = redis.Redis(host=current["Address"], port=current["Port"], socket_timeout=5)
+    assert eventually(lambda: restarted.info("replication")["role"] == "slave" and restarted.get("after-crash") == b"yes")
 
 
 def test_valkey_snapshot_and_restore(ec):

@@ -22,6 +22,7 @@ from .values import WireValueError, scalar_from_text, scalar_to_text
 # '<Name xmlns="...">') and a closing tag, both computed once when the shape is compiled.
 Emitter = Callable[[list[str], Any, str, str], None]
 
+_MEMO_LIMIT = 65536  # formatted timestamps remembered per format (cleared when full)
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
 _SPECIAL = re.compile('[&<>"\r]')
 
@@ -50,6 +51,11 @@ def namespace_attr(shape: Shape) -> str:
     return f' xmlns="{escape(ns)}"'
 
 
+_STRING, _INTEGER, _BOOLEAN = 1, 2, 3
+_INLINE_KINDS = {"string": _STRING, "integer": _INTEGER, "long": _INTEGER, "short": _INTEGER, "byte": _INTEGER,
+                 "boolean": _BOOLEAN}
+
+
 class XmlCompiler:
     """Compiles shapes into XML emitters, caching structures by name (recursion-safe)."""
 
@@ -57,6 +63,7 @@ class XmlCompiler:
         self.service_name = service_name
         self.timestamp_format = timestamp_format
         self._structures: dict[str, Emitter] = {}
+        self._timestamps: dict[str, dict[Any, str]] = {}  # timestampFormat → value → text
 
     # -- output ---------------------------------------------------------------------
 
@@ -95,11 +102,36 @@ class XmlCompiler:
 
             return emit_boolean
         ts = self.timestamp_format
+        if kind == "timestamp":
+            # Records repeat the same few instants (a launch batch shares its LaunchTime), and
+            # formatting one costs a datetime and a strftime: remember the text of each.
+            memo = self._timestamp_memo(shape.serialization.get("timestampFormat", ts))
+
+            def emit_timestamp(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
+                try:
+                    text = memo[value]
+                except (KeyError, TypeError):
+                    text = escape(scalar_to_text(shape, value, ts))
+                    try:
+                        if len(memo) >= _MEMO_LIMIT:
+                            memo.clear()
+                        memo[value] = text
+                    except TypeError:  # an unhashable value: nothing to remember
+                        pass
+                out.append(open_tag + text + close_tag)
+
+            return emit_timestamp
 
         def emit_scalar(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
             out.append(open_tag + escape(scalar_to_text(shape, value, ts)) + close_tag)
 
         return emit_scalar
+
+    def _timestamp_memo(self, fmt: str) -> dict[Any, str]:
+        memo = self._timestamps.get(fmt)
+        if memo is None:
+            memo = self._timestamps[fmt] = {}
+        return memo
 
     def _member_plan(self, name: str, member: Shape) -> tuple[str, str, Emitter]:
         tag = member_tag(member, name)
@@ -110,6 +142,9 @@ class XmlCompiler:
         if cached is not None:
             return cached
         plan: dict[str, tuple[str, str, Emitter]] = {}
+        # Members whose values are written inline, without calling an emitter (the common
+        # case of a record: plain strings, integers and booleans): name → (open, close, kind).
+        inline: dict[str, tuple[str, str, int]] = {}
         attributes: list[tuple[str, str, Shape]] = []
 
         def emit_structure(out: list[str], value: Any, open_tag: str, close_tag: str) -> None:
@@ -120,14 +155,28 @@ class XmlCompiler:
                     if value.get(name) is not None
                 )
                 open_tag = open_tag[:-1] + attrs + ">"
-            out.append(open_tag)
+            append = out.append
+            append(open_tag)
             # Walk the value, not the model: records carry a handful of a shape's members.
             for name, v in value.items():
-                if v is not None:
-                    entry = plan.get(name)
-                    if entry is not None:
-                        entry[2](out, v, entry[0], entry[1])
-            out.append(close_tag)
+                if v is None:
+                    continue
+                simple = inline.get(name)
+                if simple is not None:
+                    kind = simple[2]
+                    if kind == _STRING and type(v) is str:
+                        append(simple[0] + (v.translate(_ESCAPES) if _SPECIAL.search(v) else v) + simple[1])
+                        continue
+                    if kind == _BOOLEAN and type(v) is bool:
+                        append(simple[0] + ("true" if v else "false") + simple[1])
+                        continue
+                    if kind == _INTEGER and type(v) is int:
+                        append(f"{simple[0]}{v}{simple[1]}")
+                        continue
+                entry = plan.get(name)
+                if entry is not None:
+                    entry[2](out, v, entry[0], entry[1])
+            append(close_tag)
 
         # Register before compiling members: recursive shapes refer to themselves.
         self._structures[shape.name] = emit_structure
@@ -138,6 +187,9 @@ class XmlCompiler:
                 attributes.append((name, member.serialization["name"], member))
                 continue
             plan[name] = self._member_plan(name, member)
+            kind = _INLINE_KINDS.get(member.type_name)
+            if kind is not None:
+                inline[name] = (plan[name][0], plan[name][1], kind)
         return emit_structure
 
     def _list(self, shape: Shape) -> Emitter:

@@ -22,7 +22,7 @@ from ...services.route53 import records as R
 from . import alias as alias_registry
 from . import wire
 from .resolve import Resolver
-from .snapshot import VPC_ADDRESS_KINDS, Snapshot, ZoneView, build_cidr, build_health, build_vpc_map, build_zone
+from .snapshot import VPC_ADDRESS_KINDS, Snapshot, ZoneView, build_cidr, build_health, build_vpc_map, build_zone, update_zone
 
 log = logging.getLogger("nimbus.dns")
 
@@ -44,6 +44,7 @@ class DnsPlane:
         self._stopping = threading.Event()
         self._unsubscribe = None
         self._dirty_zones: set[tuple[str, str]] = set()
+        self._dirty_rrsets: dict[tuple[str, str], set[str]] = {}
         self._dirty_all = False
         self._dirty_health = False
         self._dirty_vpc = False
@@ -139,7 +140,9 @@ class DnsPlane:
             if kind == R.ZONE_KIND:
                 self._dirty_zones.add((change.scope, change.key))
             elif kind == R.RRSET_KIND:
-                self._dirty_zones.add((change.scope, change.key.split("|", 1)[0]))
+                zone = (change.scope, change.key.split("|", 1)[0])
+                self._dirty_zones.add(zone)
+                self._dirty_rrsets.setdefault(zone, set()).add(change.key)
             elif kind == R.HEALTH_KIND:
                 self._dirty_health = True
             elif kind in VPC_ADDRESS_KINDS:
@@ -166,10 +169,18 @@ class DnsPlane:
         if self._dirty_zones:
             zones = dict(zones)
             dirty, self._dirty_zones = self._dirty_zones, set()
+            keys_by_zone, self._dirty_rrsets = self._dirty_rrsets, {}
             for scope, zone_id in dirty:
                 doc = store.read.get(R.ZONE_KIND, zone_id, scope)
+                old = zones.get(zone_id)
                 if doc is None:
                     zones.pop(zone_id, None)
+                elif old is not None and old.account == scope:
+                    try:
+                        zones[zone_id] = update_zone(store, old, doc, keys_by_zone.get((scope, zone_id), set()))
+                    except Exception:  # never serve a stale zone: rebuild it whole
+                        log.exception("incremental rebuild of zone %s failed; rebuilding it whole", zone_id)
+                        zones[zone_id] = build_zone(store, scope, doc)
                 else:
                     zones[zone_id] = build_zone(store, scope, doc)
         if self._dirty_health:

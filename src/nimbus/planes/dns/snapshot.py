@@ -81,47 +81,121 @@ class ZoneView:
     delegations: frozenset[str]  # names below the apex that carry NS records
     soa: tuple[int, bytes] | None  # (negative-caching TTL, rdata)
     records: int = 0
+    by_key: dict[str, Entry] = field(default_factory=dict)  # store key → entry (incremental updates)
+    meta: tuple = ()  # what of the zone document the view depends on
+
+
+def _zone_meta(zone: dict[str, Any]) -> tuple:
+    return (zone["Name"], bool(zone.get("Private")), tuple(sorted(v["VPCId"] for v in zone.get("VPCs") or [])), float(zone.get("created", 0)))
+
+
+def _entry(store: Any, account: str, doc: dict[str, Any]) -> Entry:
+    entry = Entry(doc)
+    if doc.get("TrafficPolicyInstanceId"):
+        entry.tree = _policy_tree(store, account, doc)
+        entry.policy = "traffic-policy"
+    return entry
+
+
+def _ancestors(name: str, apex: str, existing: set[str]) -> None:
+    while name not in existing:
+        existing.add(name)
+        if name == apex or "." not in name.rstrip("."):
+            break
+        name = name.split(".", 1)[1]
+
+
+def _finish(zone_id: str, account: str, apex: str, meta: tuple, nodes: dict[str, dict[int, list[Entry]]],
+            by_key: dict[str, Entry], existing: frozenset[str] | None = None,
+            delegations: frozenset[str] | None = None) -> ZoneView:
+    if existing is None:
+        found: set[str] = set()
+        for name in nodes:
+            _ancestors(name, apex, found)
+        existing = frozenset(found)
+    if delegations is None:
+        delegations = frozenset(name for name, types in nodes.items() if name != apex and types.get(2))
+    soa = None
+    apex_soa = nodes.get(apex, {}).get(6)
+    if apex_soa and apex_soa[0].rdatas:
+        entry = apex_soa[0]
+        minimum = int.from_bytes(entry.rdatas[0][-4:], "big")
+        soa = (min(entry.ttl, minimum), entry.rdatas[0])
+    return ZoneView(
+        id=zone_id, account=account, name=apex, private=meta[1], vpcs=frozenset(meta[2]), created=meta[3],
+        nodes=nodes, existing=existing, delegations=delegations, soa=soa, records=len(by_key), by_key=by_key, meta=meta,
+    )
 
 
 def build_zone(store: Any, account: str, zone: dict[str, Any]) -> ZoneView:
     zone_id = zone["Id"]
-    apex = zone["Name"]
     nodes: dict[str, dict[int, list[Entry]]] = {}
-    existing: set[str] = set()
-    delegations: set[str] = set()
-    soa: tuple[int, bytes] | None = None
-    count = 0
-    for _key, doc in store.read.scan(R.RRSET_KIND, account, prefix=R.zone_prefix(zone_id)):
-        entry = Entry(doc)
-        if doc.get("TrafficPolicyInstanceId"):
-            entry.tree = _policy_tree(store, account, doc)
-            entry.policy = "traffic-policy"
-        count += 1
+    by_key: dict[str, Entry] = {}
+    for key, doc in store.read.scan(R.RRSET_KIND, account, prefix=R.zone_prefix(zone_id)):
+        entry = _entry(store, account, doc)
+        by_key[key] = entry
         nodes.setdefault(entry.name, {}).setdefault(entry.rtype, []).append(entry)
-        name = entry.name
-        while name not in existing:
-            existing.add(name)
-            if name == apex or "." not in name.rstrip("."):
-                break
-            name = name.split(".", 1)[1]
-        if entry.rtype == 2 and entry.name != apex:
-            delegations.add(entry.name)
-        if entry.rtype == 6 and entry.name == apex and entry.rdatas:
-            minimum = int.from_bytes(entry.rdatas[0][-4:], "big")
-            soa = (min(entry.ttl, minimum), entry.rdatas[0])
-    return ZoneView(
-        id=zone_id,
-        account=account,
-        name=apex,
-        private=bool(zone.get("Private")),
-        vpcs=frozenset(v["VPCId"] for v in zone.get("VPCs") or []),
-        created=float(zone.get("created", 0)),
-        nodes=nodes,
-        existing=frozenset(existing),
-        delegations=frozenset(delegations),
-        soa=soa,
-        records=count,
-    )
+    return _finish(zone_id, account, zone["Name"], _zone_meta(zone), nodes, by_key)
+
+
+def update_zone(store: Any, old: ZoneView, zone: dict[str, Any], keys: set[str]) -> ZoneView:
+    """``old`` with only the record sets under ``keys`` re-read: a change batch costs what it
+    touches, not the size of the zone (unchanged entries are shared with ``old``)."""
+    if _zone_meta(zone) != old.meta:
+        return build_zone(store, old.account, zone)
+    nodes = dict(old.nodes)
+    by_key = dict(old.by_key)
+    copied_names: set[str] = set()
+    copied_groups: set[tuple[str, int]] = set()
+    added_names: list[str] = []
+    removed_name = ns_changed = False
+
+    def group(name: str, rtype: int) -> list[Entry]:
+        """The (copied, so private to the new view) entries of one name and type."""
+        if name not in copied_names:
+            copied_names.add(name)
+            nodes[name] = dict(nodes.get(name) or {})
+        elif name not in nodes:
+            nodes[name] = {}
+        types = nodes[name]
+        if (name, rtype) not in copied_groups or rtype not in types:
+            copied_groups.add((name, rtype))
+            types[rtype] = list(types.get(rtype) or [])
+        return types[rtype]
+
+    for key in keys:
+        previous = by_key.pop(key, None)
+        if previous is not None:
+            entries = group(previous.name, previous.rtype)
+            entries[:] = [e for e in entries if e is not previous]
+            if not entries:
+                del nodes[previous.name][previous.rtype]
+                if not nodes[previous.name]:
+                    del nodes[previous.name]
+                    removed_name = True
+            ns_changed |= previous.rtype == 2
+        doc = store.read.get(R.RRSET_KIND, key, old.account)
+        if doc is None:
+            continue
+        entry = _entry(store, old.account, doc)
+        by_key[key] = entry
+        if entry.name not in nodes:
+            added_names.append(entry.name)
+        entries = group(entry.name, entry.rtype)
+        entries.append(entry)
+        entries.sort(key=lambda e: e.set_id or "")
+        ns_changed |= entry.rtype == 2
+    existing = None
+    if not removed_name:
+        if added_names:
+            found = set(old.existing)
+            for name in added_names:
+                _ancestors(name, old.name, found)
+            existing = frozenset(found)
+        else:
+            existing = old.existing
+    delegations = None if ns_changed else old.delegations
+    return _finish(old.id, old.account, old.name, old.meta, nodes, by_key, existing, delegations)
 
 
 def _policy_tree(store: Any, account: str, doc: dict[str, Any]) -> Any:

@@ -31,6 +31,7 @@ import logging
 import os
 import secrets
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,18 @@ def node_dir_name(key: str) -> str:
 
 def snapshot_dir(data_dir: Path, name: str) -> Path:
     return data_dir / "engines" / "snapshots" / hashlib.sha1(name.encode()).hexdigest()[:20]
+
+
+def _die_with_nimbus() -> None:
+    """Child-side (after fork): the engine gets SIGKILL when Nimbus dies, even by kill -9,
+    so no orphan keeps its address and port (its data is recovered on the next start)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 class Node:
@@ -442,16 +455,54 @@ class EnginesPlane:
                     raise EngineError(f"cannot listen on {spec['address']}:{spec['port']}: {exc}") from None
                 await asyncio.sleep(0.05)
 
+    async def _reap_orphan(self, node: Node) -> None:
+        """An engine left running by a Nimbus that was killed (kill -9; PostgreSQL in its user
+        namespace does not get the parent-death signal) still holds its data dir: end it."""
+        pid_file = node.driver.node_dir / "engine.pid"
+        lock = node.driver.data / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            cmdline, pid = "", 0
+        if not pid or (str(node.driver.node_dir) not in cmdline and node.driver.spec.get("address", "\0") not in cmdline):
+            # Not running (or a zombie nobody reaps, as in containers whose PID 1 does not):
+            # PostgreSQL would take a stale lock file for a live postmaster.
+            if lock.exists():
+                try:
+                    old = int(lock.read_text().split("\n", 1)[0])
+                    alive = str(node.driver.data) in Path(f"/proc/{old}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                        errors="replace")
+                except (OSError, ValueError):
+                    alive = False
+                if not alive:
+                    lock.unlink(missing_ok=True)
+            return
+        log.info("engine %s: ending the orphan process %s left by a previous Nimbus", node.key, pid)
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            return
+        for _ in range(200):
+            if not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(errors="replace"):
+                break
+            await asyncio.sleep(0.025)
+        await asyncio.sleep(0.1)  # PostgreSQL's backends notice their postmaster's death
+        await self._reap_orphan(node)  # and its lock file, now stale, goes
+
     async def _start_process(self, node: Node, spec: dict[str, Any], front: bool = True) -> None:
+        await self._reap_orphan(node)
         tls = self._tls_files(spec) if spec["family"] in ("postgres", "mariadb") else None
         argv = node.driver.argv(spec, tls)
         log_path = node.driver.node_dir / "engine.log"
         node.driver.node_dir.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log_file:
             node.proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True)
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
+                preexec_fn=_die_with_nimbus if sys.platform.startswith("linux") else None)
         node.expect_exit = False
         proc = node.proc
+        (node.driver.node_dir / "engine.pid").write_text(str(proc.pid))
         deadline = time.monotonic() + READY_TIMEOUT
         delay = 0.01
         while True:
@@ -486,6 +537,10 @@ class EnginesPlane:
                 self._event(node.parent.key, f"The Multi-AZ standby exited unexpectedly (code {code}); restarting it.")
                 self._kick(node.parent.key)
             return
+        spec = self.store.read.get(SPEC, node.key) or {}
+        if spec.get("auto_failover") and not spec.get("replica_of") and self._promote_group_member(node, spec, code):
+            node.proc = None
+            return
         if node.standby is not None and node.standby.proc is not None and node.standby.proc.returncode is None:
             node.proc = None
             spec = self.store.read.get(SPEC, node.key)
@@ -510,6 +565,27 @@ class EnginesPlane:
         self._set_status(node.key, state="recovering", pid=None, crashes=self._status(node.key).get("crashes", 0) + 1)
         self._event(node.key, f"The engine exited unexpectedly (code {code}); restarting it.")
         self._kick(node.key)
+
+    def _promote_group_member(self, node: Node, spec: dict[str, Any], code: int | None) -> bool:
+        """A replication group's primary died: promote a running replica (ElastiCache
+        automatic failover); the others, and the old primary once restarted, follow it."""
+        members = [k for k in spec.get("group", []) if k != node.key]
+        candidates = [k for k in members if (n := self.nodes.get(k)) is not None and n.proc is not None
+                      and n.proc.returncode is None and (self.store.read.get(SPEC, k) or {}).get("replica_of") == node.key]
+        if not candidates:
+            return False
+        new_primary = candidates[0]
+        with self.store.transaction() as txn:
+            for key in [node.key, *members]:
+                member = txn.get(SPEC, key)
+                if member is None:
+                    continue
+                member["replica_of"] = None if key == new_primary else new_primary
+                txn.put(SPEC, key, member)
+        self._set_status(node.key, state="recovering", pid=None)
+        self._event(node.key, f"The primary exited unexpectedly (code {code}); failing over to another node of the "
+                              "replication group.", spec)
+        return True
 
     async def _stop_process(self, node: Node) -> None:
         if node.front is not None:
@@ -600,6 +676,11 @@ class EnginesPlane:
             node = self.nodes.get(node_key)
             if spec and node and node.proc is not None and node.proc.returncode is None:
                 out.append(spec)
+        mode = doc.get("mode")
+        if mode == "primary":  # whichever member is the primary now (it moves on failover)
+            out = [t for t in out if not t.get("replica_of")]
+        elif mode == "replicas":  # the replicas, or the primary when there is none
+            out = [t for t in out if t.get("replica_of")] or [t for t in out if not t.get("replica_of")]
         return out
 
     async def _proxy(self, key: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -622,7 +703,7 @@ class EnginesPlane:
                 first = b""
             if not targets:
                 return
-            if doc.get("mode") == "balance":
+            if doc.get("mode") in ("balance", "replicas"):
                 target = targets[next(self._rr) % len(targets)]
             else:
                 target = targets[0]

@@ -266,7 +266,8 @@ class Postgres(Driver):
                 "-c", "shared_buffers=16MB", "-c", "wal_level=replica", "-c", "max_wal_senders=20",
                 "-c", "hot_standby=on", "-c", "wal_keep_size=64MB", "-c", "password_encryption=scram-sha-256", "-c", "dynamic_shared_memory_type=posix",
                 "-c", "log_min_messages=warning", "-c", f"fsync={'on' if self.durable else 'off'}",
-                "-c", f"synchronous_commit={'on' if self.durable else 'off'}", "-c", "full_page_writes=on",
+                # Commits reach the OS before they are acknowledged, so they survive kill -9.
+                "-c", "synchronous_commit=on", "-c", "full_page_writes=on",
                 # Every completed WAL segment is archived: with the base backups this is what
                 # point-in-time restore replays.
                 "-c", "archive_mode=on", "-c", f"archive_command=test ! -f {self.archive}/%f && cp %p {self.archive}/%f"]

@@ -101,8 +101,7 @@ def _count(value: Any) -> int:
 
 
 def platform_of(instance: dict[str, Any]) -> str:
-    details = instance.get("PlatformDetails") or "Linux/UNIX"
-    return "Windows" if details.lower().startswith("windows") and details == "Windows" else details
+    return instance.get("PlatformDetails") or "Linux/UNIX"
 
 
 def _matches(doc: dict[str, Any], instance_type: str, platform: str, zone: str, tenancy: str) -> bool:

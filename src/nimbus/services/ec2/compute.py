@@ -1,8 +1,9 @@
-"""EC2 compute: instances, instance types, images, key pairs, EBS, spot and reserved instances.
+"""EC2 compute: instances, launch templates, instance types, images, key pairs, EBS, spot and
+reserved instances, dedicated hosts and capacity reservations.
 
-Each resource keeps its records and rules in its own module (``instances``, ``ami``,
-``keypair``, ``ebs``, ``spot``, ``purchasing``, ``compute_catalog``); this mixin only
-wires the operations to them.
+Each resource keeps its records and rules in its own module (``instances``,
+``launch_templates``, ``ami``, ``keypair``, ``ebs``, ``spot``, ``purchasing``, ``hosts``,
+``capacity``, ``compute_catalog``); this mixin only wires the operations to them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from ...errors import ServiceError
 from ...gateway.context import RequestContext
-from . import ami, compute_catalog, ebs, instances, keypair, purchasing, spot
+from . import ami, capacity, compute_catalog, ebs, hosts, instances, keypair, launch_templates, purchasing, spot
 from .compute_common import page
 from .filters import apply_filters
 
@@ -40,6 +41,9 @@ class ComputeOperations:
 
     # -- instances ------------------------------------------------------------------------
     def run_instances(self, ctx: RequestContext, params: Params) -> dict[str, Any]:
+        token = params.get("ClientToken")
+        if not (token and ctx.store.read.get(instances.TOKEN_KIND, token, ctx.scope)):
+            params = instances.with_launch_template(ctx, params)  # the template may make it a spot launch
         market = (params.get("InstanceMarketOptions") or {}).get("MarketType")
         if market == "spot":
             instances._launch_common(ctx, params)  # every check before the market's
@@ -130,3 +134,27 @@ class ComputeOperations:
     describe_reserved_instances_offerings = _delegate(purchasing.describe_reserved_instances_offerings)
     purchase_reserved_instances_offering = _delegate(purchasing.purchase_reserved_instances_offering)
     describe_reserved_instances = _delegate(purchasing.describe_reserved_instances)
+    modify_reserved_instances = _delegate(purchasing.modify_reserved_instances)
+    describe_reserved_instances_modifications = _delegate(purchasing.describe_reserved_instances_modifications)
+    get_reserved_instances_exchange_quote = _delegate(purchasing.get_reserved_instances_exchange_quote)
+    accept_reserved_instances_exchange_quote = _delegate(purchasing.accept_reserved_instances_exchange_quote)
+
+    # -- launch templates ----------------------------------------------------------------------------
+    create_launch_template = _delegate(launch_templates.create_launch_template)
+    create_launch_template_version = _delegate(launch_templates.create_launch_template_version)
+    describe_launch_templates = _delegate(launch_templates.describe_launch_templates)
+    describe_launch_template_versions = _delegate(launch_templates.describe_launch_template_versions)
+    modify_launch_template = _delegate(launch_templates.modify_launch_template)
+    delete_launch_template = _delegate(launch_templates.delete_launch_template)
+    delete_launch_template_versions = _delegate(launch_templates.delete_launch_template_versions)
+
+    # -- dedicated hosts and capacity reservations -------------------------------------------------------
+    allocate_hosts = _delegate(hosts.allocate_hosts)
+    describe_hosts = _delegate(hosts.describe_hosts)
+    release_hosts = _delegate(hosts.release_hosts)
+    modify_hosts = _delegate(hosts.modify_hosts)
+    modify_instance_placement = _delegate(hosts.modify_instance_placement)
+    create_capacity_reservation = _delegate(capacity.create_capacity_reservation)
+    describe_capacity_reservations = _delegate(capacity.describe_capacity_reservations)
+    modify_capacity_reservation = _delegate(capacity.modify_capacity_reservation)
+    cancel_capacity_reservation = _delegate(capacity.cancel_capacity_reservation)

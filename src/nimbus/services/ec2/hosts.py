@@ -375,3 +375,59 @@ def restart(txn: Txn, ctx: RequestContext, instance: dict[str, Any]) -> None:
             vacate(txn, ctx, host_id, instance["InstanceId"], stopped=False)
     doc = place(txn, ctx, instance["InstanceId"], instance["InstanceType"], zone, None, affinity)
     placement["HostId"] = doc["HostId"]
+
+
+def modify_instance_placement(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Move a stopped instance between shared, dedicated and host tenancy, or between hosts."""
+    from . import instances
+
+    tenancy, affinity, host_id = params.get("Tenancy"), params.get("Affinity"), params.get("HostId")
+    if tenancy is not None and tenancy not in ("default", "dedicated", "host"):
+        raise ServiceError("InvalidParameterValue", f"Value ({tenancy}) for parameter tenancy is invalid.", 400)
+    if affinity is not None and affinity not in ("default", "host"):
+        raise ServiceError("InvalidParameterValue", f"Value ({affinity}) for parameter affinity is invalid.", 400)
+    now = ctx.clock.time()
+    with ctx.store.transaction() as txn:
+        doc = instances.get_instance(txn, ctx, params["InstanceId"])
+        placement = doc["Placement"]
+        changes_host = tenancy is not None or host_id is not None or affinity is not None
+        if changes_host and instances.current_state(doc, now) != "stopped":
+            raise ServiceError("IncorrectInstanceState", f"The instance '{doc['InstanceId']}' is not in the 'stopped' state.", 400)
+        new_tenancy = tenancy or ("host" if host_id else placement.get("Tenancy", "default"))
+        if new_tenancy == "default" and placement.get("Tenancy", "default") != "default":
+            raise ServiceError("InvalidParameterCombination", "The tenancy of an instance can change only between 'dedicated' and 'host'.", 400)
+        if (host_id or affinity) and new_tenancy != "host":
+            raise ServiceError("InvalidParameterCombination", "A host ID or affinity can be specified only with tenancy 'host'.", 400)
+        if host_id:
+            if not isinstance(host_id, str) or not is_id(host_id, "h"):
+                raise _malformed(host_id)
+            host = txn.get(KIND, host_id, ctx.scope)
+            if host is None or host["State"] == "released":
+                raise _not_found([host_id])
+            props = host["HostProperties"]
+            if (props.get("InstanceType") and props["InstanceType"] != doc["InstanceType"]) or \
+                    (props.get("InstanceFamily") and props["InstanceFamily"] != _family_of(doc["InstanceType"])):
+                raise ServiceError("InvalidParameterValue", f"Instance type '{doc['InstanceType']}' is not supported by host '{host_id}'.", 400)
+            if host["AvailabilityZone"] != placement["AvailabilityZone"]:
+                raise ServiceError("InvalidParameterValue", f"Host '{host_id}' is not in the instance's availability zone.", 400)
+        new_affinity = affinity or placement.get("Affinity") or "default"
+        target_host = host_id or placement.get("HostId")
+        if new_tenancy == "host" and new_affinity == "host" and not target_host:
+            raise ServiceError("InvalidParameterCombination", "A host ID is required when affinity is 'host'.", 400)
+        old_host = placement.get("HostId")
+        if old_host and old_host != target_host or (old_host and new_tenancy != "host"):
+            vacate(txn, ctx, old_host, doc["InstanceId"], stopped=False)
+        placement["Tenancy"] = new_tenancy
+        if new_tenancy == "host":
+            placement["Affinity"] = new_affinity
+            if target_host:
+                placement["HostId"] = target_host
+                host = txn.get(KIND, target_host, ctx.scope)
+                if host is not None and doc["InstanceId"] not in (host.get("_stopped") or []):
+                    host.setdefault("_stopped", []).append(doc["InstanceId"])
+                    _put(txn, ctx, host)
+        else:
+            placement.pop("Affinity", None)
+            placement.pop("HostId", None)
+        instances.put_instance(txn, ctx, doc)
+    return {"Return": True}

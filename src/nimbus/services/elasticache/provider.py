@@ -324,6 +324,11 @@ class ElastiCacheProvider(Provider):
                 group["Members"].append(cluster_id)
                 docs.append(doc)
             group["Primary"] = group["Members"][0]
+            member_keys = [d["Nodes"][0]["NodeKey"] for d in docs]
+            for d in docs:  # every node knows its group, for automatic failover in the engines plane
+                spec = txn.get(SPEC, d["Nodes"][0]["NodeKey"])
+                spec["group"], spec["auto_failover"] = member_keys, bool(auto)
+                txn.put(SPEC, d["Nodes"][0]["NodeKey"], spec)
             for role in ("primary", "reader"):
                 key = f"ec/{ctx.scope}/{group_id}/{role}/{secrets.token_hex(4)}"
                 group[f"{role}_endpoint"] = {"Key": key, "Address": addresses.allocate(txn, port, key)}
@@ -333,13 +338,13 @@ class ElastiCacheProvider(Provider):
 
     def _write_endpoints(self, txn, ctx: RequestContext, group: dict[str, Any], docs: list[dict[str, Any]] | None = None) -> None:
         docs = docs or [txn.get(CLUSTER, m, ctx.scope) for m in group["Members"]]
-        by_id = {d["CacheClusterId"]: d for d in docs}
-        primary = by_id[group["Primary"]]["Nodes"][0]["NodeKey"]
-        replicas = [by_id[m]["Nodes"][0]["NodeKey"] for m in group["Members"] if m != group["Primary"]]
+        keys = [d["Nodes"][0]["NodeKey"] for d in docs]
+        # The engines plane routes by the members' current roles, so both endpoints stay
+        # right across TestFailover and automatic failover.
         txn.put(ENDPOINT, group["primary_endpoint"]["Key"], {"address": group["primary_endpoint"]["Address"], "port": group["Port"],
-                                                             "targets": [primary], "mode": "first"})
+                                                             "targets": keys, "mode": "primary"})
         txn.put(ENDPOINT, group["reader_endpoint"]["Key"], {"address": group["reader_endpoint"]["Address"], "port": group["Port"],
-                                                            "targets": replicas or [primary], "mode": "balance"})
+                                                            "targets": keys, "mode": "replicas"})
 
     def _load_group(self, ctx: RequestContext, group_id: str | None) -> dict[str, Any]:
         doc = ctx.store.read.get(GROUP, (group_id or "").lower(), ctx.scope)
@@ -347,7 +352,17 @@ class ElastiCacheProvider(Provider):
             raise ServiceError("ReplicationGroupNotFoundFault", f"ReplicationGroup {group_id} not found.")
         return doc
 
+    def _current_primary(self, ctx: RequestContext, group: dict[str, Any]) -> str:
+        """The member that is primary now (automatic failover moves it without an API call)."""
+        for member in group["Members"]:
+            doc = ctx.store.read.get(CLUSTER, member, ctx.scope)
+            spec = ctx.store.read.get(SPEC, doc["Nodes"][0]["NodeKey"]) if doc else None
+            if spec is not None and not spec.get("replica_of"):
+                return member
+        return group["Primary"]
+
     def _group_out(self, ctx: RequestContext, group: dict[str, Any]) -> dict[str, Any]:
+        group = dict(group, Primary=self._current_primary(ctx, group))
         clusters = [ctx.store.read.get(CLUSTER, m, ctx.scope) for m in group["Members"]]
         clusters = [c for c in clusters if c]
         states = {self._cluster_state(c) for c in clusters}
@@ -385,7 +400,7 @@ class ElastiCacheProvider(Provider):
     def delete_replication_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         group = self._load_group(ctx, params.get("ReplicationGroupId"))
         if params.get("FinalSnapshotIdentifier"):
-            primary = self._load_cluster(ctx, group["Primary"])
+            primary = self._load_cluster(ctx, self._current_primary(ctx, group))
             self._snapshot(ctx, primary, params["FinalSnapshotIdentifier"])
         out = self._group_out(ctx, group)
         out["Status"] = "deleting"
@@ -408,6 +423,7 @@ class ElastiCacheProvider(Provider):
             raise _combination("TestFailover requires AutomaticFailoverEnabled on the replication group.")
         if self._group_out(ctx, group)["Status"] != "available":
             raise ServiceError("InvalidReplicationGroupState", f"Replication group {group['ReplicationGroupId']} is not available.")
+        group["Primary"] = self._current_primary(ctx, group)
         new_primary = next(m for m in group["Members"] if m != group["Primary"])
         with ctx.store.transaction() as txn:
             docs = {m: txn.get(CLUSTER, m, ctx.scope) for m in group["Members"]}
@@ -454,7 +470,7 @@ class ElastiCacheProvider(Provider):
     def create_snapshot(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("ReplicationGroupId"):
             group = self._load_group(ctx, params["ReplicationGroupId"])
-            cluster = self._load_cluster(ctx, group["Primary"])
+            cluster = self._load_cluster(ctx, self._current_primary(ctx, group))
         elif params.get("CacheClusterId"):
             cluster = self._load_cluster(ctx, params["CacheClusterId"])
         else:

@@ -5,6 +5,9 @@ policy simulator in ``reports.py``).  Records are described in ``nimbus.iam.reco
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
 from typing import Any
 
 from ...errors import ServiceError
@@ -29,12 +32,20 @@ from .common import (
     validation,
 )
 from .credentials import CredentialsMixin
-from .reports import ReportsMixin
+from .reports import ContextKeysMixin, ReportsMixin
 from .tagging import TaggingMixin
 
 MAX_GROUPS_PER_USER = 10
 MAX_ATTACHED = 10
 MAX_POLICY_VERSIONS = 5
+
+# AWSServiceRoleFor<Name> of the service-linked roles users meet first
+_SERVICE_ROLE_NAMES = {
+    "autoscaling": "AutoScaling", "elasticloadbalancing": "ElasticLoadBalancing", "rds": "RDS",
+    "elasticache": "ElastiCache", "spot": "EC2Spot", "ecs": "ECS", "eks": "AmazonEKS", "route53": "Route53",
+    "elasticfilesystem": "AmazonElasticFileSystem", "cloudtrail": "CloudTrail", "ssm": "AmazonSSM",
+    "organizations": "Organizations", "support": "Support", "trustedadvisor": "TrustedAdvisor",
+}
 
 _ENTITY = {"user": (R.USER, "UserName", "user"), "group": (R.GROUP, "GroupName", "group"), "role": (R.ROLE, "RoleName", "role")}
 _INLINE_LIMIT = {"user": MAX_INLINE_USER, "group": MAX_INLINE_GROUP, "role": MAX_INLINE_ROLE}
@@ -44,7 +55,7 @@ def _label(entity: str) -> str:
     return {"user": "user", "group": "group", "role": "role"}[entity]
 
 
-class IamProvider(CredentialsMixin, ReportsMixin, TaggingMixin, Provider):
+class IamProvider(CredentialsMixin, ReportsMixin, ContextKeysMixin, TaggingMixin, Provider):
     service = "iam"
 
     def resource_counts(self) -> dict[str, int]:
@@ -354,6 +365,47 @@ class IamProvider(CredentialsMixin, ReportsMixin, TaggingMixin, Provider):
                 raise delete_conflict("Cannot delete entity, must remove roles from instance profile first.")
             txn.delete(R.ROLE, role["name"], ctx.account_id)
         return {}
+
+    # ------------------------------------------------------------ service-linked roles
+
+    def create_service_linked_role(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        service = params["AWSServiceName"]
+        if not isinstance(service, str) or not service.endswith(".amazonaws.com"):
+            raise invalid_input(f"Invalid service name: {service}")
+        label = service[: -len(".amazonaws.com")]
+        suffix = params.get("CustomSuffix")
+        name = "AWSServiceRoleFor" + _SERVICE_ROLE_NAMES.get(label, "".join(p.capitalize() for p in re.split(r"[.\-]", label)))
+        if suffix:
+            name += "_" + check_name(suffix, "customSuffix", 64)
+        path = f"/aws-service-role/{service}/"
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+        with ctx.store.transaction() as txn:
+            if txn.exists(R.ROLE, name, ctx.account_id):
+                raise invalid_input(f"Service role name {name} has been taken in this account, please try a different suffix.")
+            doc = {
+                "name": name, "id": R.new_id("AROA"), "arn": self._arn(ctx, "role", path, name), "path": path,
+                "created": ctx.clock.time(), "trust": trust, "description": params.get("Description", ""),
+                "max_session": 3600, "tags": [], "inline": {}, "attached": [], "boundary": None, "service_linked": service,
+            }
+            self._put(txn, ctx, "role", doc)
+        return {"Role": self._role_shape(doc)}
+
+    def delete_service_linked_role(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with ctx.store.transaction() as txn:
+            role = self._get(txn, ctx, "role", params["RoleName"])
+            if not role.get("service_linked"):
+                raise invalid_input(f"Role {role['name']} is not a service-linked role.")
+            txn.delete(R.ROLE, role["name"], ctx.account_id)
+            task = f"task{role['path']}{role['name']}/{uuid.uuid4()}"
+            txn.put(R.JOB, task, {"kind": "slr-deletion", "status": "SUCCEEDED", "created": ctx.clock.time()}, ctx.account_id)
+        return {"DeletionTaskId": task}
+
+    def get_service_linked_role_deletion_status(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = ctx.store.read.get(R.JOB, params["DeletionTaskId"], ctx.account_id)
+        if doc is None or doc.get("kind") != "slr-deletion":
+            raise no_such_entity(f"Deletion task {params['DeletionTaskId']} cannot be found.")
+        return {"Status": doc["status"]}
 
     # ------------------------------------------------------------ instance profiles
 

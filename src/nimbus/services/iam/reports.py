@@ -320,3 +320,44 @@ class ReportsMixin:
         principal = Principal(account_id=ctx.account_id, arn=caller, user_id="SIMULATED", kind="user", name=R.name_from_arn(caller))
         pp = PrincipalPolicies(policies, boundary[0] if boundary else None)
         return self._simulate(ctx, principal, pp, params)
+
+
+def _context_keys(texts: list[str]) -> list[str]:
+    """The condition keys policy documents test (GetContextKeysFor*Policy), as written."""
+    import json
+    import re as _re
+
+    keys: dict[str, str] = {}
+    for text in texts:
+        try:
+            doc = json.loads(text) if isinstance(text, str) else text
+        except ValueError:
+            continue
+        statements = doc.get("Statement", []) if isinstance(doc, dict) else []
+        for st in [statements] if isinstance(statements, dict) else statements:
+            if not isinstance(st, dict):
+                continue
+            for block in (st.get("Condition") or {}).values():
+                if isinstance(block, dict):
+                    for key in block:
+                        keys.setdefault(key.lower(), key)
+            for element in ("Resource", "NotResource"):
+                values = st.get(element) or []
+                for value in [values] if isinstance(values, str) else values:
+                    for var in _re.findall(r"\$\{([^},]+)", str(value)):
+                        if var not in ("*", "?", "$"):
+                            keys.setdefault(var.lower(), var)
+    return sorted(keys.values(), key=str.lower)
+
+
+class ContextKeysMixin:
+    def get_context_keys_for_custom_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        texts = params["PolicyInputList"]
+        self._input_policies(params, "PolicyInputList")  # MalformedPolicyDocument as AWS checks it
+        return {"ContextKeyNames": _context_keys(texts)}
+
+    def get_context_keys_for_principal_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        entity, doc = self._entity_by_arn(ctx, params["PolicySourceArn"])
+        texts = self._policy_texts(ctx, entity, doc) + list(params.get("PolicyInputList") or [])
+        self._input_policies(params, "PolicyInputList")
+        return {"ContextKeyNames": _context_keys(texts)}
