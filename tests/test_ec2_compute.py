@@ -159,6 +159,7 @@ def test_spot_instance_interrupted_when_price_exceeds_max(nimbus):
         if request["Status"]["Code"] != "fulfilled":
             break
     assert request["Status"]["Code"] == "instance-terminated-by-price"
+    nimbus.advance_clock(121)  # the instance keeps running through its two-minute notice
     state = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] in ("shutting-down", "terminated")
     assert state["StateReason"]["Code"] == "Server.SpotInstanceTermination"

@@ -477,6 +477,8 @@ class EnginesPlane:
                     alive = False
                 if not alive:
                     lock.unlink(missing_ok=True)
+                    for stale in node.driver.sock.glob(".s.PGSQL.*"):  # the socket and its lock file
+                        stale.unlink(missing_ok=True)
             return
         log.info("engine %s: ending the orphan process %s left by a previous Nimbus", node.key, pid)
         try:
