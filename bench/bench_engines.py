@@ -234,7 +234,7 @@ def main() -> int:
              "| measure | median | samples | goal | met | idle RSS per instance (MiB) |", "|---|---|---|---|---|---|"]
     for name, times, goal, met, rss in rows:
         lines.append(f"| {name} | {statistics.median(times):.3f} | {', '.join(f'{t:.3f}' for t in times)} | {goal} | "
-                     f"{'yes' if met else 'NO'} | {rss:.1f} |")
+                     f"{'yes' if met else 'NO'} | {'—' if rss != rss else f'{rss:.1f}'} |")
     lines.append("")
     lines.append(f"- load average (1 min) {load_before:.2f} before, {load_after:.2f} after"
                  + (" — **the machine was busy with other work: numbers are noisy**" if max(load_before, load_after) > 1.5 else ""))

@@ -100,6 +100,13 @@ class NimbusServer:
         with urllib.request.urlopen(f"{self.endpoint}/_nimbus/health", timeout=2) as r:
             return json.loads(r.read())
 
+    def now(self):
+        """The server's simulation-clock time (tests share a server whose clock others move)."""
+        from datetime import datetime
+
+        with urllib.request.urlopen(f"{self.endpoint}/_nimbus/clock", timeout=5) as r:
+            return datetime.fromisoformat(json.loads(r.read())["now"])
+
     def advance_clock(self, seconds: float) -> dict:
         req = urllib.request.Request(
             f"{self.endpoint}/_nimbus/clock", data=json.dumps({"seconds": seconds}).encode(), method="POST"

@@ -173,7 +173,7 @@ def test_capacity_reservations_consumed_by_launches(nimbus):
     # targeted: only instances that target it; capacity exceeded refused whole
     targeted = ec2.create_capacity_reservation(InstanceType="c5.large", InstancePlatform="Linux/UNIX", AvailabilityZone=zone,
                                                InstanceCount=2, InstanceMatchCriteria="targeted", EndDateType="limited",
-                                               EndDate=datetime.now(timezone.utc) + timedelta(days=1))["CapacityReservation"]
+                                               EndDate=nimbus.now() + timedelta(days=1))["CapacityReservation"]
     t_id = targeted["CapacityReservationId"]
     plain = ec2.run_instances(ImageId=ami, InstanceType="c5.large", MinCount=1, MaxCount=1, Placement={"AvailabilityZone": zone})["Instances"][0]
     assert "CapacityReservationId" not in plain

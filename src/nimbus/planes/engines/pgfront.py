@@ -15,7 +15,7 @@ import asyncio
 import ssl
 import struct
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -48,9 +48,13 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
 
 class PgFront:
     def __init__(self, address: str, port: int, socket_path: Path, tls: tuple[Path, Path, Path] | None,
-                 force_ssl: Callable[[], bool]) -> None:
+                 force_ssl: Callable[[], bool], iam_user: Callable[[str], Any] | None = None,
+                 iam_verify: Callable[[str, str], str | None] | None = None) -> None:
         self.address, self.port, self.socket_path = address, port, socket_path
         self.force_ssl = force_ssl
+        # IAM database authentication: ``iam_user(user)`` (awaitable) says whether the user
+        # authenticates with tokens; ``iam_verify(user, token)`` returns why a token is refused.
+        self.iam_user, self.iam_verify = iam_user, iam_verify
         self.context: ssl.SSLContext | None = None
         if tls is not None:
             self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -97,6 +101,19 @@ class PgFront:
                                     "no encryption"))
                 await writer.drain()
                 return
+            if code != CANCEL_REQUEST and self.iam_user is not None and self.iam_verify is not None:
+                user = _startup_fields(body).get("user", "")
+                if await self.iam_user(user):
+                    writer.write(b"R" + struct.pack("!II", 8, 3))  # AuthenticationCleartextPassword
+                    await writer.drain()
+                    kind = await reader.readexactly(1)
+                    (plen,) = struct.unpack("!I", await reader.readexactly(4))
+                    token = (await reader.readexactly(plen - 4)).rstrip(b"\0").decode(errors="replace")
+                    reason = self.iam_verify(user, token) if kind == b"p" else "no password message"
+                    if reason is not None:
+                        writer.write(_error(f'PAM authentication failed for user "{user}"', "28P01"))
+                        await writer.drain()
+                        return
             up_reader, up_writer = await asyncio.open_unix_connection(str(self.socket_path))
             up_writer.write(header + body)
             await up_writer.drain()

@@ -198,25 +198,8 @@ class HealthCheckController:
     # -- CloudWatch metrics ------------------------------------------------------------
 
     def _metrics(self, txn: Any, account: str, hc_id: str, state: dict[str, Any], now: float) -> None:
-        scope = f"{account}/{METRIC_REGION}"
         dims = [{"Name": "HealthCheckId", "Value": hc_id}]
-        minute = int(now // 60) * 60
-        for name, value, unit in (("HealthCheckStatus", 1.0 if state["healthy"] else 0.0, "None"),
-                                  ("HealthCheckPercentageHealthy", float(state.get("percent", 0.0)), "Percent")):
-            key = CW.metric_key("AWS/Route53", name, dims)
-            mhash = CW.metric_hash(key)
-            record = txn.get(CW.METRIC_KIND, key, scope) or {
-                "Namespace": "AWS/Route53", "MetricName": name, "Dimensions": dims, "hash": mhash, "created": now, "purged": now,
-            }
-            record["last"] = now
-            txn.put(CW.METRIC_KIND, key, record, scope)
-            dkey = CW.data_key(mhash, minute)
-            doc = txn.get(CW.DATA_KIND, dkey, scope) or {"b": {}}
-            slot = doc["b"].setdefault("0", {})
-            agg = CW.new_agg()
-            CW.add_values(agg, [value], [1.0])
-            if unit in slot:
-                CW.merge(slot[unit], agg)
-            else:
-                slot[unit] = agg
-            txn.put(CW.DATA_KIND, dkey, doc, scope)
+        CW.publish(txn, f"{account}/{METRIC_REGION}", "AWS/Route53", [
+            ("HealthCheckStatus", dims, 1.0 if state["healthy"] else 0.0, "None"),
+            ("HealthCheckPercentageHealthy", dims, float(state.get("percent", 0.0)), "Percent"),
+        ], now)

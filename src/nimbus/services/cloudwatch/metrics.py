@@ -176,3 +176,81 @@ __all__ = [
     "statistic",
     "_count",
 ]
+
+
+# -- storing datapoints -------------------------------------------------------------------
+
+# (metric key, minute) → {second offset: {unit: aggregate}}
+Pending = dict[tuple[str, int], dict[str, dict[str, Any]]]
+
+
+def store(txn: Any, scope: str, described: dict[str, dict[str, Any]], pending: Pending, now: float) -> None:
+    """Merge aggregated datapoints into the per-minute records, registering new metrics.
+
+    ``described`` maps each metric key to ``{"Namespace", "MetricName", "Dimensions"}``.
+    Every writer of metric data goes through here: ``PutMetricData``, and AWS services
+    publishing their own ``AWS/...`` metrics (:func:`publish`).
+    """
+    for key, desc in described.items():
+        mhash = metric_hash(key)
+        record = txn.get(METRIC_KIND, key, scope)
+        if record is None:
+            record = {
+                "Namespace": desc["Namespace"],
+                "MetricName": desc["MetricName"],
+                "Dimensions": sorted(
+                    ({"Name": d["Name"], "Value": d["Value"]} for d in desc["Dimensions"]), key=lambda d: d["Name"]
+                ),
+                "hash": mhash,
+                "created": now,
+                "purged": now,
+            }
+        record["last"] = now
+        if now - record.get("purged", 0) > 86400:
+            _purge(txn, scope, mhash, now)
+            record["purged"] = now
+        txn.put(METRIC_KIND, key, record, scope)
+    for (key, minute), offsets in pending.items():
+        dkey = data_key(metric_hash(key), minute)
+        doc = txn.get(DATA_KIND, dkey, scope) or {"b": {}}
+        for offset, units in offsets.items():
+            slot = doc["b"].setdefault(offset, {})
+            for unit, agg in units.items():
+                if unit in slot:
+                    merge(slot[unit], agg)
+                else:
+                    slot[unit] = agg
+        txn.put(DATA_KIND, dkey, doc, scope)
+
+
+def publish(
+    txn: Any, scope: str, namespace: str, values: Iterable[tuple[str, list[dict[str, str]], float, str]], now: float
+) -> None:
+    """An AWS service's own metrics (``AWS/Route53``, ``AWS/RDS`` ...), one value each at ``now``:
+    ``values`` yields (metric name, dimensions, value, unit)."""
+    described: dict[str, dict[str, Any]] = {}
+    pending: Pending = {}
+    minute = int(now // 60) * 60
+    for name, dimensions, value, unit in values:
+        key = metric_key(namespace, name, dimensions)
+        described[key] = {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions}
+        agg = new_agg()
+        add_values(agg, [float(value)], [1.0])
+        slot = pending.setdefault((key, minute), {}).setdefault("0", {})
+        if unit in slot:
+            merge(slot[unit], agg)
+        else:
+            slot[unit] = agg
+    store(txn, scope, described, pending, now)
+
+
+def _purge(txn: Any, scope: str, mhash: str, now: float) -> None:
+    """Forget datapoints past the 15-month retention."""
+    cutoff = now - RETENTION_SECONDS
+    stale = []
+    for key in txn.scan_keys(DATA_KIND, scope, prefix=f"{mhash}/"):
+        if int(key.rsplit("/", 1)[1]) >= cutoff:
+            break
+        stale.append(key)
+    for key in stale:
+        txn.delete(DATA_KIND, key, scope)

@@ -19,6 +19,7 @@ from ...gateway.context import RequestContext
 from ..base import Provider
 from . import expressions
 from .metrics import (
+    store,
     DATA_KIND,
     LIST_VISIBLE_SECONDS,
     METRIC_KIND,
@@ -185,39 +186,8 @@ class CloudWatchProvider(Provider):
             else:
                 slot[unit] = agg
 
-        scope = ctx.scope
         with ctx.store.transaction() as txn:
-            for key, desc in metrics.items():
-                mhash = metric_hash(key)
-                record = txn.get(METRIC_KIND, key, scope)
-                if record is None:
-                    record = {
-                        "Namespace": desc["Namespace"],
-                        "MetricName": desc["MetricName"],
-                        "Dimensions": sorted(
-                            ({"Name": d["Name"], "Value": d["Value"]} for d in desc["Dimensions"]),
-                            key=lambda d: d["Name"],
-                        ),
-                        "hash": mhash,
-                        "created": now,
-                        "purged": now,
-                    }
-                record["last"] = now
-                if now - record.get("purged", 0) > 86400:
-                    self._purge(txn, scope, mhash, now)
-                    record["purged"] = now
-                txn.put(METRIC_KIND, key, record, scope)
-            for (key, minute), offsets in pending.items():
-                dkey = data_key(metric_hash(key), minute)
-                doc = txn.get(DATA_KIND, dkey, scope) or {"b": {}}
-                for offset, units in offsets.items():
-                    slot = doc["b"].setdefault(offset, {})
-                    for unit, agg in units.items():
-                        if unit in slot:
-                            merge(slot[unit], agg)
-                        else:
-                            slot[unit] = agg
-                txn.put(DATA_KIND, dkey, doc, scope)
+            store(txn, ctx.scope, metrics, pending, now)
         return {}
 
     def _datum(self, namespace: str, datum: dict[str, Any], path: str, now: float) -> tuple[str, float, int, str, dict[str, Any]]:
@@ -281,17 +251,6 @@ class CloudWatchProvider(Provider):
             raise _missing(f"At least one of the parameters {path}.Value, {path}.StatisticValues or {path}.Values must be specified.")
         offset = int(ts) % 60 if resolution == 1 else 0
         return metric_key(namespace, name, dimensions), ts, offset, unit, agg
-
-    def _purge(self, txn: Any, scope: str, mhash: str, now: float) -> None:
-        """Forget datapoints past the 15-month retention."""
-        cutoff = now - RETENTION_SECONDS
-        stale = []
-        for key in txn.scan_keys(DATA_KIND, scope, prefix=f"{mhash}/"):
-            if int(key.rsplit("/", 1)[1]) >= cutoff:
-                break
-            stale.append(key)
-        for key in stale:
-            txn.delete(DATA_KIND, key, scope)
 
     # -- ListMetrics ---------------------------------------------------------------------
 

@@ -99,12 +99,21 @@ class ElastiCacheProvider(Provider):
         spec.update(extra)
         return spec
 
+    @staticmethod
+    def _dns(ctx: RequestContext, *labels: str) -> str:
+        """AWS's name for an endpoint, kept in the records for the Route 53 DNS plane (the
+        Address handed out is the loopback IP, which needs no resolver)."""
+        import hashlib
+
+        account_hash = hashlib.sha1(f"{ctx.account_id}/{ctx.region}".encode()).hexdigest()[:6]
+        return ".".join([labels[0], account_hash, *labels[1:], ctx.region, "cache.amazonaws.com"])
+
     def _new_nodes(self, txn, ctx: RequestContext, doc: dict[str, Any], count: int) -> None:
         for i in range(count):
             node_id = f"{i + 1:04d}"
             key = f"ec/{ctx.scope}/{doc['CacheClusterId']}/{node_id}/{secrets.token_hex(4)}"
             node = {"CacheNodeId": node_id, "NodeKey": key, "Address": addresses.allocate(txn, doc["Port"], key),
-                    "Created": ctx.clock.time()}
+                    "Created": ctx.clock.time(), "DnsName": self._dns(ctx, doc["CacheClusterId"], node_id)}
             doc["Nodes"].append(node)
 
     def _cluster_doc(self, ctx: RequestContext, cluster_id: str, engine: str, version: str, params: dict[str, Any],
@@ -194,7 +203,8 @@ class ElastiCacheProvider(Provider):
             self._new_nodes(txn, ctx, doc, count)
             if engine == "memcached":
                 key = f"ec/{ctx.scope}/{cluster_id}/cfg/{secrets.token_hex(4)}"
-                doc["ConfigEndpoint"] = {"Key": key, "Address": addresses.allocate(txn, doc["Port"], key)}
+                doc["ConfigEndpoint"] = {"Key": key, "Address": addresses.allocate(txn, doc["Port"], key),
+                                         "DnsName": self._dns(ctx, cluster_id, "cfg")}
                 txn.put(ENDPOINT, key, {"address": doc["ConfigEndpoint"]["Address"], "port": doc["Port"], "memcached_config": True,
                                         "targets": [n["NodeKey"] for n in doc["Nodes"]], "config_version": 1})
             for node in doc["Nodes"]:
@@ -331,7 +341,8 @@ class ElastiCacheProvider(Provider):
                 txn.put(SPEC, d["Nodes"][0]["NodeKey"], spec)
             for role in ("primary", "reader"):
                 key = f"ec/{ctx.scope}/{group_id}/{role}/{secrets.token_hex(4)}"
-                group[f"{role}_endpoint"] = {"Key": key, "Address": addresses.allocate(txn, port, key)}
+                group[f"{role}_endpoint"] = {"Key": key, "Address": addresses.allocate(txn, port, key),
+                                             "DnsName": self._dns(ctx, "master" if role == "primary" else "replica", group_id)}
             self._write_endpoints(txn, ctx, group, docs)
             txn.put(GROUP, group_id, group, ctx.scope)
         return {"ReplicationGroup": self._group_out(ctx, group)}

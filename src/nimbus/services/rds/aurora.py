@@ -70,7 +70,9 @@ class AuroraMixin:
                 raise _error("DBClusterAlreadyExistsFault", "DB Cluster already exists")
             for role in ("writer", "reader"):
                 key = f"rds/{ctx.scope}/{ident}/cluster-{role}/{secrets.token_hex(4)}"
-                doc[f"{role}_endpoint"] = {"Key": key, "Address": addresses.allocate(txn, port, key)}
+                doc[f"{role}_endpoint"] = {"Key": key, "Address": addresses.allocate(txn, port, key),
+                                           "DnsName": doc["DnsName"].replace(".cluster-", ".cluster-ro-", 1) if role == "reader"
+                                           else doc["DnsName"]}
             txn.put(CLUSTER, ident, doc, ctx.scope)
             self._write_cluster_endpoints(txn, ctx, doc)
             self._event(txn, ctx, "db-cluster", ident, "DB cluster created", ["creation"])

@@ -219,6 +219,8 @@ class RdsProvider(AuroraMixin, Provider):
             "dns_name": doc["DnsName"], "desired": "running", "master_user": doc["MasterUsername"],
             "master_password": doc["MasterUserPassword"], "db_name": doc.get("DBName"), "password_gen": 0,
             "config_gen": 0, "reboot_gen": 0, "params": self._param_values(ctx, doc["DBParameterGroupName"], doc["Engine"]),
+            "iam": {"enabled": bool(doc.get("IAMDatabaseAuthenticationEnabled")), "region": ctx.region,
+                    "account": ctx.account_id, "dbi_resource_id": doc["DbiResourceId"]},
             "server_id": int(doc["DbiResourceId"][3:11], 36) % 4_000_000_000 or 1, "multi_az": bool(doc.get("MultiAZ")),
             "failover_gen": 0,
             "owner": {"service": "rds", "scope": ctx.scope, "id": doc["DBInstanceIdentifier"], "node": doc["NodeKey"]},
@@ -239,7 +241,7 @@ class RdsProvider(AuroraMixin, Provider):
                 fam = info["versions"][v]
                 if (version and not (v == version or v.startswith(version + "."))) or (family and family != fam):
                     continue
-                out.append({"Engine": name, "EngineVersion": v, "MajorEngineVersion": v.rsplit(".", 1)[0] if name != "postgres" else v.split(".")[0],
+                out.append({"Engine": name, "EngineVersion": v, "MajorEngineVersion": v.split(".")[0] if info["family"] == "postgres" else ".".join(v.split(".")[:2]),
                             "DBParameterGroupFamily": fam, "DBEngineDescription": info["description"],
                             "DBEngineVersionDescription": f"{info['description']} {v}", "ValidUpgradeTarget": [],
                             "SupportsReadReplica": True, "SupportsLogExportsToCloudwatchLogs": False, "Status": "available",
@@ -502,6 +504,7 @@ class RdsProvider(AuroraMixin, Provider):
             txn.put(INSTANCE, doc["DBInstanceIdentifier"], doc, ctx.scope)
             spec = txn.get(SPEC, doc["NodeKey"])
             if spec is not None:
+                spec["iam"] = dict(spec.get("iam") or {}, enabled=bool(doc.get("IAMDatabaseAuthenticationEnabled")))
                 if multi_az_changed:
                     spec["multi_az"] = doc["MultiAZ"]  # the standby is built (or dropped) with no downtime
                 if password_changed:
