@@ -78,7 +78,6 @@ class Supervisor:
             plane = _load(target, self.runtime)
             await plane.start()
             self.planes.append(plane)
-        self.controllers = [_load(target, self.runtime) for target in CONTROLLERS]
         self.runtime.clock.on_advance(lambda now: self._wake.set())
         self._task = asyncio.create_task(self._drive())
 
@@ -101,6 +100,10 @@ class Supervisor:
                     log.exception("controller %s failed", type(controller).__name__)
 
     async def _drive(self) -> None:
+        # Controllers import their services' modules: build them once serving has begun,
+        # so they never hold up start-up (their first tick is due now anyway).
+        await asyncio.sleep(0)
+        self.controllers = [_load(target, self.runtime) for target in CONTROLLERS]
         while True:
             self.run_due()
             self._wake.clear()
