@@ -16,11 +16,25 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from ..protocol.http import ByteStream
 
 CHUNK = 1 << 20
+
+
+class BlobEncoder(Protocol):
+    """Turns a blob's bytes into what is stored, chunk by chunk (e.g. sealing with AES-GCM)."""
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 @dataclass
@@ -50,12 +64,16 @@ class BlobStore:
         *,
         hashers: dict[str, Any] | None = None,
         limit: int | None = None,
+        encoder: Callable[[str], BlobEncoder] | None = None,
     ) -> BlobWrite:
-        """Stream ``stream`` into a new blob; ``hashers`` (name → object with update()) see every byte."""
+        """Stream ``stream`` into a new blob; ``hashers`` (name → object with update()) see
+        every byte as received.  ``encoder(blob_id)``, when given, turns those bytes into
+        what is stored (S3 server-side encryption); sizes and digests stay the plaintext's."""
         blob_id = self.new_id()
         tmp_path = self.tmp / blob_id
         md5 = hashlib.md5()
         extra = list((hashers or {}).items())
+        encode = encoder(blob_id) if encoder is not None else None
         size = 0
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -69,10 +87,9 @@ class BlobStore:
                 md5.update(chunk)
                 for _, hasher in extra:
                     hasher.update(chunk)
-                view = memoryview(chunk)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                _write_all(fd, encode.feed(chunk) if encode is not None else chunk)
+            if encode is not None:
+                _write_all(fd, encode.finish())
             if self.fsync:
                 os.fsync(fd)
         except BaseException:

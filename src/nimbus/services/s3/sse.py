@@ -235,63 +235,38 @@ def stored_size(plain_size: int) -> int:
     return plain_size + chunks * TAG
 
 
+class _Sealer:
+    """Seals a blob's bytes in CHUNK-sized AES-GCM frames (nonce = frame index), so a
+    ranged read opens only the frames it needs."""
+
+    def __init__(self, data_key: bytes, blob_id: str) -> None:
+        self._cipher = _blob_cipher(data_key, blob_id)
+        self._index = 0
+        self._pending = bytearray()
+
+    def _seal(self, chunk: bytes | memoryview) -> bytes:
+        sealed = self._cipher.encrypt(_nonce(self._index), bytes(chunk), None)
+        self._index += 1
+        return sealed
+
+    def feed(self, data: bytes) -> bytes:
+        self._pending += data
+        frames = []
+        whole = len(self._pending) - len(self._pending) % CHUNK
+        view = memoryview(self._pending)
+        for start in range(0, whole, CHUNK):
+            frames.append(self._seal(view[start : start + CHUNK]))
+        view.release()
+        del self._pending[:whole]
+        return b"".join(frames)
+
+    def finish(self) -> bytes:
+        return self._seal(self._pending) if self._pending else b""
+
+
 async def write_encrypted(blobs: Any, stream: Any, data_key: bytes, *, hashers: dict[str, Any], limit: int | None) -> Any:
     """Like BlobStore.write, but the file holds ciphertext; digests are of the plaintext."""
-    from ...blobs.store import BlobWrite
-
-    blob_id = blobs.new_id()
-    tmp_path = blobs.tmp / blob_id
-    cipher = _blob_cipher(data_key, blob_id)
-    md5 = hashlib.md5()
-    extra = list(hashers.items())
-    size = 0
-    index = 0
-    pending = bytearray()
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-
-    def seal(chunk: bytes) -> None:
-        nonlocal index
-        sealed = cipher.encrypt(_nonce(index), chunk, None)
-        index += 1
-        view = memoryview(sealed)
-        while view:
-            view = view[os.write(fd, view):]
-
-    try:
-        while True:
-            data = await stream.read(1 << 20)
-            if not data:
-                break
-            size += len(data)
-            if limit is not None and size > limit:
-                raise OverflowError(size)
-            md5.update(data)
-            for _, hasher in extra:
-                hasher.update(data)
-            if not pending and len(data) >= CHUNK:
-                view = memoryview(data)
-                while len(view) >= CHUNK:
-                    seal(view[:CHUNK])
-                    view = view[CHUNK:]
-                pending += view
-            else:
-                pending += data
-                while len(pending) >= CHUNK:
-                    seal(bytes(pending[:CHUNK]))
-                    del pending[:CHUNK]
-        if pending:
-            seal(bytes(pending))
-        if blobs.fsync:
-            os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp_path.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    final = blobs.path(blob_id)
-    final.parent.mkdir(exist_ok=True)
-    os.replace(tmp_path, final)
-    return BlobWrite(blob_id, size, md5.hexdigest(), {name: h for name, h in extra})
+    return await blobs.write(stream, hashers=hashers, limit=limit, encoder=lambda blob_id: _Sealer(data_key, blob_id))
 
 
 def decrypt_range(f: Any, blob_id: str, data_key: bytes, plain_size: int, offset: int, length: int) -> AsyncIterator[bytes]:

@@ -170,8 +170,6 @@ class SsmProvider(Provider):
         if existing is None and ptype is None:
             raise _validation("A parameter type is required when you create a parameter.")
         ptype = ptype or existing["Type"]
-        if existing is not None and params.get("Type") and existing["Type"] != ptype and False:
-            pass
         if params.get("KeyId") and ptype != "SecureString":
             raise _validation("KeyId is required for SecureString type parameter only.")
         pattern = pattern if pattern is not None else (existing or {}).get("AllowedPattern")
@@ -182,13 +180,12 @@ class SsmProvider(Provider):
                 raise _validation(f"Parameter allowedPattern is not a valid regular expression: {pattern}") from None
             if not ok:
                 raise ServiceError("ParameterPatternMismatchException", f"Parameter value, cannot be validated against allowedPattern: {pattern}", 400)
-        if ptype == "StringList" and any(not part for part in value.split(",")) and value != ",":
-            pass
         arn = _arn(ctx, name)
         stored_value, key_id = value, None
         if ptype == "SecureString":
-            key_id = params.get("KeyId") or (existing or {}).get("KeyId") if ptype == (existing or {}).get("Type") else params.get("KeyId")
-            key_id = key_id or "alias/aws/ssm"
+            # An overwrite keeps the parameter's key unless it names another one.
+            same_type = ptype == (existing or {}).get("Type")
+            key_id = params.get("KeyId") or ((existing or {}).get("KeyId") if same_type else None) or "alias/aws/ssm"
             stored_value, key_id = self._encrypt(ctx, key_id, value, arn)
         with ctx.store.transaction() as txn:
             current = txn.get(KIND, name, ctx.scope)
