@@ -6,8 +6,6 @@ import argparse
 import json
 import shutil
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from .config import Config, settings_table
@@ -30,6 +28,8 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def _get(url: str, timeout: float = 2.0) -> dict:
+    import urllib.request  # not on `nimbus start`'s path
+
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -40,7 +40,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         health = _get(f"{base}/_nimbus/health")
         status = _get(f"{base}/_nimbus/status")
-    except (urllib.error.URLError, OSError):
+    except OSError:  # urllib's URLError is an OSError
         print(f"Nimbus is not running on {base}")
         return 1
     print(f"Nimbus {health['version']} is up on {base} (uptime {health['uptime']:.0f} s), data in {status['data_dir']}")
@@ -62,7 +62,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         _get(f"http://{config.host}:{config.port}/_nimbus/health", timeout=0.5)
         print("Nimbus is running; stop it before resetting its state.", file=sys.stderr)
         return 1
-    except (urllib.error.URLError, OSError):
+    except OSError:  # urllib's URLError is an OSError
         pass
     if not args.yes:
         answer = input(f"Delete all Nimbus state in {data_dir.resolve()}? [y/N] ")
@@ -140,7 +140,7 @@ def cmd_dig(args: argparse.Namespace) -> int:
     if server is None:
         try:
             server = _get(f"http://{config.host}:{config.port}/_nimbus/health").get("dns")
-        except (urllib.error.URLError, OSError):
+        except OSError:  # urllib's URLError is an OSError
             print(f"Nimbus is not running on http://{config.host}:{config.port}", file=sys.stderr)
             return 1
         if not server:

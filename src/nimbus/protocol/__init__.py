@@ -1,35 +1,64 @@
-"""The model-driven protocol layer: one parser and serializer per AWS wire protocol."""
+"""The model-driven protocol layer: one parser and serializer per AWS wire protocol.
+
+Importing this package is cheap; the protocols (and botocore's models behind them) load
+on first use, so that Nimbus's start-up never waits for them.
+"""
 
 from __future__ import annotations
 
-from botocore.model import ServiceModel
+import functools
+from typing import TYPE_CHECKING, Any
 
-from .base import Protocol
 from .http import HttpRequest, HttpResponse
-from .models import load_service_model, protocols_of
-from .query import Ec2Protocol, QueryProtocol
-from .rest import RestJsonProtocol, RestXmlProtocol
-from .rpc import CborProtocol, JsonProtocol
 
-PROTOCOLS: dict[str, Protocol] = {
-    p.name: p
-    for p in (QueryProtocol(), Ec2Protocol(), JsonProtocol(), RestJsonProtocol(), RestXmlProtocol(), CborProtocol())
-}
+if TYPE_CHECKING:
+    from botocore.model import ServiceModel
+
+    from .base import Protocol
 
 
-def get_protocol(name: str) -> Protocol:
-    return PROTOCOLS[name]
+@functools.lru_cache(maxsize=1)
+def _protocols() -> dict[str, "Protocol"]:
+    from .query import Ec2Protocol, QueryProtocol
+    from .rest import RestJsonProtocol, RestXmlProtocol
+    from .rpc import CborProtocol, JsonProtocol
+
+    return {
+        p.name: p
+        for p in (QueryProtocol(), Ec2Protocol(), JsonProtocol(), RestJsonProtocol(), RestXmlProtocol(), CborProtocol())
+    }
 
 
-def protocol_for(model: ServiceModel, request: HttpRequest) -> Protocol:
+def get_protocol(name: str) -> "Protocol":
+    return _protocols()[name]
+
+
+def protocol_for(model: "ServiceModel", request: HttpRequest) -> "Protocol":
     """The protocol ``request`` speaks, among those ``model`` accepts."""
+    from .models import protocols_of
+
     names = protocols_of(model)
+    protocols = _protocols()
     if len(names) > 1:
         for name in names:
-            protocol = PROTOCOLS[name]
+            protocol = protocols[name]
             if protocol.matches(request):
                 return protocol
-    return PROTOCOLS[names[0]]
+    return protocols[names[0]]
+
+
+def load_service_model(service: str) -> "ServiceModel":
+    from .models import load_service_model as load
+
+    return load(service)
+
+
+def __getattr__(name: str) -> Any:  # ``from nimbus.protocol import Protocol`` still works
+    if name == "Protocol":
+        from .base import Protocol
+
+        return Protocol
+    raise AttributeError(name)
 
 
 __all__ = ["HttpRequest", "HttpResponse", "Protocol", "get_protocol", "load_service_model", "protocol_for"]

@@ -13,9 +13,10 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.model import ServiceModel
+from typing import TYPE_CHECKING
 
-from ..protocol.models import load_service_model
+if TYPE_CHECKING:  # botocore loads on first use: start-up must not wait for it
+    from botocore.model import ServiceModel
 
 PROVIDERS: dict[str, str] = {
     "sts": "nimbus.services.sts.provider:StsProvider",
@@ -98,7 +99,9 @@ def provider_class(service: str) -> Any | None:
 
 
 @functools.lru_cache(maxsize=None)
-def model(service: str) -> ServiceModel:
+def model(service: str) -> "ServiceModel":
+    from ..protocol.models import load_service_model
+
     return load_service_model(service)
 
 
