@@ -192,8 +192,14 @@ def test_bad_input(ec):
         with pytest.raises(ClientError) as exc:
             call()
         assert code(exc) == want
+    with pytest.raises(ClientError) as exc:  # slots that do not cover the key space
+        ec.create_replication_group(ReplicationGroupId="sharded", ReplicationGroupDescription="d", NumNodeGroups=2,
+                                    NodeGroupConfiguration=[{"Slots": "0-100"}, {"Slots": "200-16383"}])
+    assert code(exc) == "InvalidParameterValue"
     with pytest.raises(ClientError) as exc:
-        ec.create_replication_group(ReplicationGroupId="sharded", ReplicationGroupDescription="d", NumNodeGroups=3)
-    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        ec.create_replication_group(ReplicationGroupId="sharded", ReplicationGroupDescription="d", NumNodeGroups=2,
+                                    NumCacheClusters=2)
+    assert code(exc) == "InvalidParameterCombination"
+    assert not any(g["ReplicationGroupId"] == "sharded" for g in ec.describe_replication_groups()["ReplicationGroups"])
     assert ec.describe_cache_clusters()["CacheClusters"] == [] or all(
         c["CacheClusterId"] not in ("1bad", "r-two", "x") for c in ec.describe_cache_clusters()["CacheClusters"])

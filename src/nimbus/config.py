@@ -46,6 +46,7 @@ SETTINGS: dict[str, Setting] = {
     "dns_geo_map": Setting("NIMBUS_DNS_GEO_MAP", "", "Comma-separated CIDR=location pairs for geolocation routing; location is a country code, optionally with a subdivision (US-WA), or a continent code (EU)."),
     "dns_vpc_map": Setting("NIMBUS_DNS_VPC_MAP", "", "Comma-separated CIDR=vpc-id pairs: DNS clients in these source ranges are inside that VPC (private hosted zones), besides EC2 instance and network interface addresses."),
     "engine_cache": Setting("NIMBUS_ENGINE_CACHE", "~/.cache/nimbus/engines", "Where engine templates (an initdb / mariadb-install-db result, built once per machine) are cached; DB and cache data live under the data directory."),
+    "rds_gib_bytes": Setting("NIMBUS_RDS_GIB_BYTES", "1073741824", "Bytes of real disk that one GiB of an RDS instance's allocated storage stands for when storage autoscaling compares it with the engine's data directory (tests make it small)."),
     "route53_propagation": Setting("NIMBUS_ROUTE53_PROPAGATION", "0", "Simulated seconds a Route 53 change stays PENDING at least; it is INSYNC once the DNS server serves it and this much time passed."),
 }
 
@@ -76,6 +77,7 @@ class Config:
     dns_vpc_map: str = ""
     route53_propagation: int = 0
     engine_cache: str = "~/.cache/nimbus/engines"
+    rds_gib_bytes: int = 1 << 30
 
     @property
     def faulty_operations(self) -> frozenset[tuple[str, str]]:

@@ -25,7 +25,7 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None, stop: asy
     """Serve until ``stop`` is set (or SIGINT/SIGTERM when running as the main program)."""
     started = time.perf_counter()
     runtime = Runtime.open(config)
-    app, nimbus = build_app(runtime)
+    app, _ = build_app(runtime)
     # Bodies reach the gateway exactly as signed: SigV4 covers the compressed bytes.
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5, auto_decompress=False)
     await runner.setup()
@@ -55,7 +55,6 @@ async def serve(config: Config, *, ready: asyncio.Event | None = None, stop: asy
             f"{elapsed * 1000:.0f} ms",
             flush=True,
         )
-        nimbus.preload()
         if ready is not None:
             ready.set()
         await stop.wait()

@@ -1,17 +1,17 @@
 """The HTTP application: Nimbus's own endpoints, and every other path to the AWS pipeline.
 
 The pipeline (``gateway.pipeline``: SigV4, the protocol layer, the policy engine, the
-providers) pulls in botocore's models and most of Nimbus, several hundred milliseconds
-of imports.  It is loaded in the background as soon as the server is up, so the
-endpoints answer at once and the first AWS request finds it ready (or waits for the
-import already under way).
+providers) pulls in botocore's models and most of Nimbus, a few hundred milliseconds of
+imports.  It is imported by the first AWS request, on the event loop's thread, so the
+server answers its own endpoints at once.  (Importing it on a background thread instead
+races the controllers' imports on the loop: Python breaks such cross-thread import
+cycles by failing one side.)
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import threading
 import time
 from typing import Any
 
@@ -29,12 +29,6 @@ class Application:
         self._gateway: Any = None
 
     # -- the AWS pipeline ----------------------------------------------------------------
-
-    def preload(self) -> threading.Thread:
-        """Import the pipeline on a background thread (start-up must not wait for it)."""
-        thread = threading.Thread(target=importlib.import_module, args=(PIPELINE,), name="nimbus-preload", daemon=True)
-        thread.start()
-        return thread
 
     @property
     def gateway(self) -> Any:

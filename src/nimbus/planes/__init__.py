@@ -33,6 +33,7 @@ PLANES: list[str] = [
 CONTROLLERS: list[str] = [
     "nimbus.planes.healthchecks:HealthCheckController",
     "nimbus.planes.engines:EnginesController",
+    "nimbus.services.rds.storage:StorageController",
     "nimbus.services.s3.lifecycle:S3Controller",
     "nimbus.services.ec2.spot:SpotController",
     "nimbus.services.ec2.spot:InstanceSweeper",
@@ -102,8 +103,9 @@ class Supervisor:
     async def _drive(self) -> None:
         # Controllers import their services' modules: build them once serving has begun,
         # so they never hold up start-up (their first tick is due now anyway).
-        await asyncio.sleep(0)
-        self.controllers = [_load(target, self.runtime) for target in CONTROLLERS]
+        for target in CONTROLLERS:
+            await asyncio.sleep(0)  # let waiting requests through between imports
+            self.controllers.append(_load(target, self.runtime))
         while True:
             self.run_due()
             self._wake.clear()

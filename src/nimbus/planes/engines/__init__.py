@@ -10,7 +10,9 @@ and reports back, never calling a provider:
                      a password change or a restart.
 ``engines:status``   (plane writes) what is: ``state`` (creating, running, stopped,
                      failed), pid, error, the generations applied, restarts.
-``engines:job``      (provider writes, plane completes) one-off work: ``snapshot``.
+``engines:job``      (provider writes, plane completes) one-off work: ``snapshot``,
+                     ``copy`` (a snapshot's data, re-encrypted as asked; see
+                     ``snapcrypt`` for encrypted snapshots).
 ``engines:event``    (plane writes) crashes, restarts, failures, for DescribeEvents.
 ``engines:endpoint`` (provider writes) a stable address proxied to a node chosen at
                      connection time: a primary endpoint that survives failover, a
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .drivers import DRIVERS, Driver, EngineError
-from . import binaries
+from . import binaries, snapcrypt
 
 if TYPE_CHECKING:
     from ...gateway.runtime import Runtime
@@ -292,6 +294,17 @@ class EnginesPlane:
                 if not source.exists():
                     raise EngineError(f"snapshot data {restore['snapshot']} is missing")
                 restored = True
+                if snapcrypt.is_encrypted(source):  # decrypted next to the node, for this restore only
+                    data_key = snapcrypt.KEYRING.pop(key, None)
+                    if data_key is None:
+                        raise EngineError("the snapshot's data key is gone (Nimbus restarted); restore the snapshot again")
+                    staging = node.driver.node_dir / "restore-source"
+                    try:
+                        await asyncio.to_thread(snapcrypt.copy, source, staging, data_key, None)
+                    except snapcrypt.SnapshotKeyError as exc:
+                        shutil.rmtree(staging, ignore_errors=True)
+                        raise EngineError(str(exc)) from None
+                    source = staging
                 if spec["family"] == "mariadb" and (source / "dump.sql").exists():
                     node.driver.node_dir.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(source / "dump.sql", node.driver.node_dir / "restore.sql")
@@ -304,7 +317,7 @@ class EnginesPlane:
                 node.driver.spec = spec
                 restored = True
             primary_driver = None
-            if spec.get("replica_of") and spec["family"] == "postgres":
+            if spec.get("replica_of") and spec["family"] in ("postgres", "mariadb"):
                 for _ in range(600):  # a primary being promoted (Aurora failover) is waited for
                     source_status = self._status(spec["replica_of"])
                     if source_status.get("state") == "running" and source_status.get("role") == "primary":
@@ -316,7 +329,10 @@ class EnginesPlane:
                 primary_driver = primary.driver
                 spec = dict(spec, primary_port=primary.driver.spec["port"])
                 node.driver.spec = spec
+                restored = restored or spec["family"] == "mariadb"  # a dump of the primary is loaded, then replication starts
             await node.driver.prepare(spec, source, primary_driver)
+            if source is not None and source.name == "restore-source":
+                shutil.rmtree(source, ignore_errors=True)
         if spec["family"] == "valkey" and spec.get("replica_of"):
             primary_spec = self.store.read.get(SPEC, spec["replica_of"])
             if primary_spec:
@@ -346,6 +362,9 @@ class EnginesPlane:
                         node.driver.bases.glob("*.ref")):
                     self._base_backup(node)
             self._set_status(key, config_gen=list(config_gen))
+        if spec.get("params_gen", 0) != status.get("params_gen", 0):  # live parameter and user changes
+            await node.driver.apply_params(spec)
+            status = self._set_status(key, params_gen=spec.get("params_gen", 0))
         if spec.get("password_gen", 0) != status.get("password_gen", 0) and not spec.get("replica_of"):
             await node.driver.set_password(spec)
             self._set_status(key, password_gen=spec.get("password_gen", 0))
@@ -558,6 +577,7 @@ class EnginesPlane:
                 raise EngineError(f"{spec['family']} did not become ready in {READY_TIMEOUT:.0f} s")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.1)
+        await node.driver.started(spec)
         if spec["family"] == "postgres" and front:
             try:
                 await self._start_front(node, spec, tls)
@@ -658,24 +678,19 @@ class EnginesPlane:
         try:
             job = self.store.read.get(JOB, key) or {}
             try:
-                if job.get("op") != "snapshot":
+                if job.get("op") == "copy":  # CopyDBSnapshot: the data, re-encrypted as asked
+                    await self._copy_snapshot(key, job)
+                elif job.get("op") == "snapshot":
+                    await self._take_snapshot(key, job)
+                elif str(job.get("op")).startswith("valkey-"):  # ElastiCache cluster mode: form, reshard, fail over
+                    from .valkeycluster import run_job
+
+                    await run_job(self, job)
+                else:
                     raise EngineError(f"unknown job {job.get('op')}")
-                node_key = job["node"]
-                spec = self.store.read.get(SPEC, node_key)
-                # Wait (bounded) for the node to be ready so a snapshot of a creating instance works.
-                for _ in range(600):
-                    st = self._status(node_key).get("state")
-                    if st in ("running", "stopped", "failed"):
-                        break
-                    await asyncio.sleep(0.05)
-                node = self.nodes.get(node_key)
-                if spec is None or node is None:
-                    raise EngineError("the source engine does not exist")
-                running = node.proc is not None and node.proc.returncode is None
-                await node.driver.snapshot(snapshot_dir(self.runtime.config.data_dir, job["name"]), running)
                 size = sum(f.stat().st_size for f in snapshot_dir(self.runtime.config.data_dir, job["name"]).rglob("*") if f.is_file())
                 result = {"state": "available", "size": size}
-                log.info("snapshot %s of %s taken", job["name"], node_key)
+                log.info("snapshot %s (%s) done", job["name"], job["op"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -687,11 +702,50 @@ class EnginesPlane:
                     doc.update(result)
                     doc["finished"] = self.runtime.clock.time()
                     txn.put(JOB, key, doc)
-                spec = txn.get(SPEC, doc["node"]) if doc else None
+                spec = txn.get(SPEC, doc["node"]) if doc and doc.get("node") else None
                 if spec is not None and spec.get("delete_after_jobs"):
                     txn.delete(SPEC, doc["node"])
         finally:
             self._jobs.pop(key, None)
+            for suffix in ("", ":source", ":dest"):
+                snapcrypt.KEYRING.pop(key + suffix, None)
+
+    async def _take_snapshot(self, key: str, job: dict[str, Any]) -> None:
+        node_key = job["node"]
+        spec = self.store.read.get(SPEC, node_key)
+        # Wait (bounded) for the node to be ready so a snapshot of a creating instance works.
+        for _ in range(600):
+            st = self._status(node_key).get("state")
+            if st in ("running", "stopped", "failed"):
+                break
+            await asyncio.sleep(0.05)
+        node = self.nodes.get(node_key)
+        if spec is None or node is None:
+            raise EngineError("the source engine does not exist")
+        running = node.proc is not None and node.proc.returncode is None
+        dest = snapshot_dir(self.runtime.config.data_dir, job["name"])
+        await node.driver.snapshot(dest, running)
+        if job.get("encrypt"):  # an encrypted instance's snapshot is stored encrypted
+            data_key = snapcrypt.KEYRING.pop(key, None)
+            if data_key is None:
+                shutil.rmtree(dest, ignore_errors=True)
+                raise EngineError("the snapshot's data key is gone (Nimbus restarted); take the snapshot again")
+            await asyncio.to_thread(snapcrypt.encrypt_in_place, dest, data_key)
+
+    async def _copy_snapshot(self, key: str, job: dict[str, Any]) -> None:
+        source = snapshot_dir(self.runtime.config.data_dir, job["source"])
+        if not source.exists():
+            raise EngineError(f"the source snapshot's data {job['source']} is missing")
+        source_key = snapcrypt.KEYRING.pop(key + ":source", None)
+        dest_key = snapcrypt.KEYRING.pop(key + ":dest", None)
+        if (snapcrypt.is_encrypted(source) and source_key is None) or (job.get("encrypt") and dest_key is None):
+            raise EngineError("the snapshots' data keys are gone (Nimbus restarted); copy the snapshot again")
+        dest = snapshot_dir(self.runtime.config.data_dir, job["name"])
+        try:
+            await asyncio.to_thread(snapcrypt.copy, source, dest, source_key, dest_key)
+        except snapcrypt.SnapshotKeyError as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise EngineError(str(exc)) from None
 
     # -- stable endpoints (proxies) ------------------------------------------------------------
 

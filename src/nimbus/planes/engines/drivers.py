@@ -145,6 +145,12 @@ class Driver:
     async def metrics(self, spec: dict[str, Any]) -> dict[str, float]:
         return {}
 
+    async def started(self, spec: dict[str, Any]) -> None:
+        """After every start, once ready (e.g. Valkey turns append-only persistence on)."""
+
+    async def apply_params(self, spec: dict[str, Any]) -> None:
+        """Apply changed parameters to the running engine without a restart, if it can."""
+
     def cleanup(self) -> None:
         shutil.rmtree(self.node_dir, ignore_errors=True)
         shutil.rmtree(self.sock, ignore_errors=True)
@@ -371,7 +377,12 @@ class Postgres(Driver):
 
     async def metrics(self, spec) -> dict[str, float]:
         out = await self.psql(spec, "SELECT count(*) FROM pg_stat_activity WHERE backend_type='client backend'")
-        return {"DatabaseConnections": float(out or 0)}
+        values = {"DatabaseConnections": float(out or 0)}
+        if spec.get("replica_of"):  # seconds behind the primary; 0 when all received WAL is replayed
+            lag = await self.psql(spec, "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+                                        "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END")
+            values["ReplicaLag"] = max(0.0, float(lag or 0))
+        return values
 
 
 
@@ -416,6 +427,82 @@ class MariaDB(Driver):
             await copy_tree(await self.template(), self.data)
         for name in self.data.glob("*.pid"):
             name.unlink(missing_ok=True)
+        pitr = (spec.get("restore") or {}).get("pitr")
+        if pitr is not None:
+            await self._prepare_pitr(pitr)
+        elif primary is not None:
+            await self._prepare_replica(primary)
+
+    # Read replicas: binlog replication from a consistent dump of the primary.
+
+    def _dump_argv(self, *extra: str) -> list[str]:
+        return [str(self.bins["dump"]), "--no-defaults", "-S", str(self.sock / "mysqld.sock"), "-u", "root",
+                "--all-databases", "--single-transaction", "--routines", "--events", "--triggers", *extra]
+
+    async def replication_user(self) -> tuple[str, str]:
+        """The primary's replication account (one per primary, password kept in its node dir)."""
+        secret = self.node_dir / "replication-password"
+        if not secret.exists():
+            secret.write_text(hashlib.sha256(os.urandom(32)).hexdigest()[:32])
+            os.chmod(secret, 0o600)
+        password = secret.read_text().strip()
+        await self.sql(f"CREATE USER IF NOT EXISTS 'rdsrepl'@'%' IDENTIFIED BY {sql_literal(password)}; "
+                       f"ALTER USER 'rdsrepl'@'%' IDENTIFIED BY {sql_literal(password)}; "
+                       "GRANT REPLICATION SLAVE ON *.* TO 'rdsrepl'@'%'")
+        return "rdsrepl", password
+
+    async def _prepare_replica(self, primary: "MariaDB") -> None:
+        import json
+        import re
+
+        user, password = await primary.replication_user()
+        _, out, _ = await run(primary._dump_argv("--master-data=2"), timeout=600)
+        found = re.search(r"CHANGE MASTER TO MASTER_LOG_FILE='([^']+)', MASTER_LOG_POS=(\d+)", out)
+        if not found:
+            raise EngineError("the primary's dump carries no binlog position (is binary logging on?)")
+        (self.node_dir / "restore.sql").write_text(out)
+        pspec = primary.spec
+        (self.node_dir / "replication.json").write_text(json.dumps({
+            "host": pspec["address"], "port": pspec["port"], "user": user, "password": password,
+            "file": found.group(1), "pos": int(found.group(2)), "ssl": bool((pspec.get("params") or {}).get("force_ssl"))}))
+
+    async def _start_replication(self) -> None:
+        import json
+
+        info = json.loads((self.node_dir / "replication.json").read_text())
+        await self.sql(f"CHANGE MASTER TO MASTER_HOST={sql_literal(info['host'])}, MASTER_PORT={int(info['port'])}, "
+                       f"MASTER_USER={sql_literal(info['user'])}, MASTER_PASSWORD={sql_literal(info['password'])}, "
+                       f"MASTER_LOG_FILE={sql_literal(info['file'])}, MASTER_LOG_POS={int(info['pos'])}, "
+                       f"MASTER_SSL={1 if info.get('ssl') else 0}, MASTER_CONNECT_RETRY=1; START SLAVE")
+        (self.node_dir / "replication.json").unlink()
+        await self._no_read_only_bypass(self.spec["master_user"])
+
+    async def promote(self, spec) -> None:
+        await self.sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=0")
+
+    # Point-in-time restore: the binary log replayed up to the restore time.
+
+    async def switch_wal(self, spec) -> None:
+        """Close the current binary log, so everything up to now is in closed files."""
+        await self.sql("FLUSH BINARY LOGS")
+
+    async def _prepare_pitr(self, pitr: dict[str, Any]) -> None:
+        import datetime as _dt
+
+        binlog = binaries._which("mariadb-binlog", "/usr/bin", "/usr/local/bin") or binaries._which("mysqlbinlog", "/usr/bin")
+        if binlog is None:
+            raise EngineError("point-in-time restore of MariaDB needs mariadb-binlog (apt-get install mariadb-client)")
+        index = Path(pitr["source_dir"]) / "data" / "mysql-bin.index"
+        if not index.exists():
+            raise EngineError("the source instance has no binary log to replay")
+        files = [Path(pitr["source_dir"]) / "data" / Path(line.strip()).name
+                 for line in index.read_text().splitlines() if line.strip()]
+        # Binary log events carry whole seconds: the restore replays every event before the
+        # second holding the restore time (never one after it).
+        stop = _dt.datetime.fromtimestamp(int(pitr["wall"]), tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        _, out, _ = await run([str(binlog), "--no-defaults", f"--stop-datetime={stop}", *map(str, files)],
+                              env=dict(os.environ, TZ="UTC"), timeout=600)
+        (self.node_dir / "restore.sql").write_text(out)
 
     def argv(self, spec, tls) -> list[str]:
         params = spec.get("params") or {}
@@ -430,6 +517,8 @@ class MariaDB(Driver):
             argv += [f"--ssl-cert={cert}", f"--ssl-key={key}", f"--ssl-ca={ca}"]
         if params.get("force_ssl"):
             argv.append("--require-secure-transport=ON")
+        if spec.get("replica_of"):  # a read replica, as on RDS (read_only=1)
+            argv.append("--read-only")
         if is_root():
             argv.append("--user=root")
         return argv
@@ -454,6 +543,8 @@ class MariaDB(Driver):
                 await run(self._client(), input=dump.read_bytes(), timeout=600)
                 dump.unlink()
                 await self.sql("FLUSH PRIVILEGES")
+            if (self.node_dir / "replication.json").exists():
+                await self._start_replication()
             return
         user, password = spec["master_user"], spec["master_password"]
         statements = [
@@ -464,6 +555,14 @@ class MariaDB(Driver):
         if spec.get("db_name"):
             statements.append(f"CREATE DATABASE IF NOT EXISTS {my_ident(spec['db_name'])}")
         await self.sql("; ".join(statements))
+        await self._no_read_only_bypass(user)
+
+    async def _no_read_only_bypass(self, user: str) -> None:
+        """As on RDS, the master user cannot write past ``read_only`` (a replica's)."""
+        try:
+            await self.sql(f"REVOKE READ_ONLY ADMIN ON *.* FROM {sql_literal(user)}@'%'")
+        except EngineError:
+            pass  # a MariaDB without the READ_ONLY ADMIN privilege (before 10.5)
 
     async def set_password(self, spec) -> None:
         await self.sql(f"ALTER USER {sql_literal(spec['master_user'])}@'%' IDENTIFIED BY {sql_literal(spec['master_password'])}")
@@ -473,22 +572,29 @@ class MariaDB(Driver):
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
         if running:
-            argv = [str(self.bins["dump"]), "--no-defaults", "-S", str(self.sock / "mysqld.sock"), "-u", "root",
-                    "--all-databases", "--single-transaction", "--routines", "--events", "--triggers"]
-            _, out, _ = await run(argv, timeout=600)
+            _, out, _ = await run(self._dump_argv(), timeout=600)
             (dest / "dump.sql").write_text(out)
         else:
             await copy_tree(self.data, dest / "data")
 
     async def metrics(self, spec) -> dict[str, float]:
+        import re
+
         out = await self.sql("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
-        return {"DatabaseConnections": float(out.split()[-1]) if out else 0.0}
+        values = {"DatabaseConnections": float(out.split()[-1]) if out else 0.0}
+        if spec.get("replica_of"):  # Seconds_Behind_Master of the binlog replication
+            _, status, _ = await run(self._client("-E", "-e", "SHOW SLAVE STATUS"))
+            found = re.search(r"Seconds_Behind_Master:\s*(\d+)", status)
+            if found:
+                values["ReplicaLag"] = float(found.group(1))
+        return values
 
 
 # --------------------------------------------------------------------------- Valkey
 
 
-async def resp(address: str, port: int, *args: str, password: str | None = None, timeout: float = 2.0) -> Any:
+async def resp(address: str, port: int, *args: str, password: str | None = None, user: str | None = None,
+               timeout: float = 2.0) -> Any:
     """One Redis-protocol command (after AUTH when a password is set)."""
 
     def encode(parts: tuple[str, ...]) -> bytes:
@@ -523,7 +629,7 @@ async def resp(address: str, port: int, *args: str, password: str | None = None,
     reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
     try:
         if password:
-            writer.write(encode(("AUTH", password)))
+            writer.write(encode(("AUTH", user, password) if user else ("AUTH", password)))
             await writer.drain()
             await asyncio.wait_for(read(reader), timeout)
         writer.write(encode(args))
@@ -533,8 +639,39 @@ async def resp(address: str, port: int, *args: str, password: str | None = None,
         writer.close()
 
 
+def info_fields(text: Any) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in str(text).splitlines():
+        if ":" in line:
+            key, _, value = line.partition(":")
+            values[key] = value.strip()
+    return values
+
+
+ADMIN_USER = "nimbus-admin"  # Nimbus's own user (administration, replication); clients never get its password
+
+
 class Valkey(Driver):
     family = "valkey"
+
+    @property
+    def manifest(self) -> Path:
+        return self.data / "appendonlydir" / "appendonly.aof.manifest"
+
+    @staticmethod
+    def creds(spec: dict[str, Any]) -> dict[str, str | None]:
+        """How Nimbus authenticates to the node: its admin user when the node has ACLs,
+        else the legacy AUTH token (or nothing)."""
+        if spec.get("admin_password"):
+            return {"user": ADMIN_USER, "password": spec["admin_password"]}
+        return {"user": None, "password": spec.get("auth_token")}
+
+    def acl_lines(self, spec: dict[str, Any]) -> list[str]:
+        """The node's users (an ACL file): the provider's lines (the default user, RBAC
+        users), passwords stored as SHA-256 hashes, plus Nimbus's admin user."""
+        lines = list(spec.get("acl") or ["user default on nopass ~* &* +@all"])
+        lines.append(f"user {ADMIN_USER} on #{hashlib.sha256(spec['admin_password'].encode()).hexdigest()} ~* &* +@all")
+        return lines
 
     async def prepare(self, spec, source, primary) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -545,57 +682,143 @@ class Valkey(Driver):
         server = binaries.valkey_server()
         if server is None:
             raise binaries.EngineMissing("valkey", "Valkey (valkey-server)")
-        params = spec.get("params") or {}
+        params = dict(spec.get("params") or {})
+        params.setdefault("maxmemory-policy", "volatile-lru")
+        # Append-only persistence makes acknowledged writes survive kill -9 (Valkey writes
+        # the AOF before it replies; everysec fsyncs each second, so power loss costs at
+        # most a second; NIMBUS_FSYNC=1 fsyncs every write).  A node starts with AOF on
+        # only once its AOF exists: Valkey with AOF on ignores an RDB, so a node restored
+        # from a snapshot (or from before AOF) starts from its dump.rdb, then ``started``
+        # turns AOF on, which rewrites the loaded data into the AOF.
+        aof = "yes" if self.manifest.exists() else "no"
         argv = [str(server), "--bind", spec["address"], "--port", str(spec["port"]), "--dir", str(self.data),
                 "--dbfilename", "dump.rdb", "--daemonize", "no", "--protected-mode", "no", "--save", "3600 1 300 100 60 10000",
-                "--repl-diskless-sync-delay", "0",
-                "--maxmemory-policy", str(params.get("maxmemory-policy") or "volatile-lru")]
-        if params.get("maxmemory"):
-            argv += ["--maxmemory", str(params["maxmemory"])]
-        if spec.get("auth_token"):
+                "--repl-diskless-sync-delay", "0", "--appendonly", aof, "--appenddirname", "appendonlydir",
+                "--appendfsync", "always" if self.durable else "everysec"]
+        for name, value in sorted(params.items()):
+            argv += [f"--{name}", str(value)]
+        if spec.get("admin_password"):
+            acl = self.node_dir / "users.acl"
+            acl.write_text("\n".join(self.acl_lines(spec)) + "\n")
+            os.chmod(acl, 0o600)
+            argv += ["--aclfile", str(acl), "--masteruser", ADMIN_USER, "--masterauth", spec["admin_password"]]
+        elif spec.get("auth_token"):
             argv += ["--requirepass", spec["auth_token"], "--masterauth", spec["auth_token"]]
         primary = spec.get("primary_address")
-        if primary:
+        if primary and not spec.get("cluster_enabled"):
             argv += ["--replicaof", primary[0], str(primary[1])]
         if spec.get("cluster_enabled"):
-            argv += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.data / "nodes.conf")]
+            argv += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.data / "nodes.conf"),
+                     "--cluster-announce-ip", spec["address"], "--cluster-node-timeout", "3000"]
         return argv
 
     async def ready(self, spec) -> bool:
         try:
-            return await resp(spec["address"], spec["port"], "PING", password=spec.get("auth_token")) == "PONG"
+            return await resp(spec["address"], spec["port"], "PING", **self.creds(spec)) == "PONG"
         except (OSError, EngineError, asyncio.TimeoutError):
             return False
+
+    async def command(self, *args: str, timeout: float = 5.0) -> Any:
+        spec = self.spec
+        return await resp(spec["address"], spec["port"], *args, timeout=timeout, **self.creds(spec))
+
+    async def started(self, spec) -> None:
+        if self.manifest.exists():
+            return
+        await self.command("CONFIG", "SET", "appendonly", "yes")
+        for _ in range(1200):  # the first rewrite writes what was loaded into the AOF
+            values = info_fields(await self.command("INFO", "persistence"))
+            if values.get("aof_enabled") == "1" and values.get("aof_rewrite_in_progress") == "0" \
+                    and values.get("aof_rewrite_scheduled") == "0" and self.manifest.exists():
+                return
+            await asyncio.sleep(0.02)
+        raise EngineError("append-only persistence did not start")
+
+    async def apply_params(self, spec) -> None:
+        if spec.get("admin_password"):
+            acl = self.node_dir / "users.acl"
+            acl.write_text("\n".join(self.acl_lines(spec)) + "\n")
+            await self.command("ACL", "LOAD")
+        for name, value in sorted((spec.get("params") or {}).items()):
+            try:
+                await self.command("CONFIG", "SET", name, str(value))
+            except EngineError as exc:  # static parameters apply at the next reboot
+                if "immutable" not in str(exc).lower() and "protected" not in str(exc).lower():
+                    raise
 
     async def snapshot(self, dest: Path, running: bool) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         if running:
-            spec = self.spec
-            await resp(spec["address"], spec["port"], "SAVE", password=spec.get("auth_token"), timeout=60)
+            await self.command("SAVE", timeout=60)
         if (self.data / "dump.rdb").exists():
             shutil.copy2(self.data / "dump.rdb", dest / "dump.rdb")
 
     async def promote(self, spec) -> None:
-        await resp(spec["address"], spec["port"], "REPLICAOF", "NO", "ONE", password=spec.get("auth_token"))
+        await resp(spec["address"], spec["port"], "REPLICAOF", "NO", "ONE", **self.creds(spec))
 
     async def follow(self, spec, primary) -> None:
         if primary is None:
             await self.promote(spec)
         else:
-            await resp(spec["address"], spec["port"], "REPLICAOF", primary[0], str(primary[1]), password=spec.get("auth_token"))
+            await resp(spec["address"], spec["port"], "REPLICAOF", primary[0], str(primary[1]), **self.creds(spec))
 
     async def metrics(self, spec) -> dict[str, float]:
-        info = await resp(spec["address"], spec["port"], "INFO", password=spec.get("auth_token"))
-        values: dict[str, str] = {}
-        for line in str(info).splitlines():
-            if ":" in line:
-                key, _, value = line.partition(":")
-                values[key] = value.strip()
+        values = info_fields(await resp(spec["address"], spec["port"], "INFO", **self.creds(spec)))
         out = {"CurrConnections": float(values.get("connected_clients", 0)),
                "CacheHits": float(values.get("keyspace_hits", 0)), "CacheMisses": float(values.get("keyspace_misses", 0)),
                "Evictions": float(values.get("evicted_keys", 0)), "BytesUsedForCache": float(values.get("used_memory", 0))}
         return out
 
+
+async def slots_cover(cmd, node: tuple, nodes: list[tuple]) -> bool:
+    """Whether ``node``'s CLUSTER SLOTS names every node (what cluster clients learn)."""
+    named = {(entry[i][0], int(entry[i][1])) for entry in await cmd(node, "CLUSTER", "SLOTS") for i in range(2, len(entry))}
+    return set(nodes) <= named
+
+
+async def form_cluster(shards: list[dict[str, Any]], creds: dict[str, str | None], timeout: float = 60.0) -> None:
+    """Make a Valkey cluster of running cluster-enabled nodes: ``shards`` is a list of
+    ``{"primary": (address, port), "replicas": [(address, port), ...], "slots": [[lo, hi], ...]}``.
+    Idempotent: a cluster already formed (after a restart) is left as it is."""
+    nodes = [tuple(s["primary"]) for s in shards] + [tuple(r) for s in shards for r in s["replicas"]]
+
+    async def cmd(node, *args: str) -> Any:
+        return await resp(node[0], node[1], *args, timeout=10, **creds)
+
+    info = info_fields(await cmd(nodes[0], "CLUSTER", "INFO"))
+    if info.get("cluster_slots_assigned") == "16384" and int(info.get("cluster_known_nodes", 0)) >= len(nodes):
+        return
+    ids = {node: await cmd(node, "CLUSTER", "MYID") for node in nodes}
+    for node in nodes[1:]:
+        await cmd(nodes[0], "CLUSTER", "MEET", node[0], str(node[1]))
+    for shard in shards:
+        primary = tuple(shard["primary"])
+        owned = await cmd(primary, "CLUSTER", "SLOTS")
+        if not any(entry[2][2] == ids[primary] for entry in owned if len(entry) > 2 and len(entry[2]) > 2):
+            args = [str(v) for lo, hi in shard["slots"] for v in (lo, hi)]
+            await cmd(primary, "CLUSTER", "ADDSLOTSRANGE", *args)
+    deadline = time.monotonic() + timeout
+    for shard in shards:
+        for replica in shard["replicas"]:
+            replica = tuple(replica)
+            while True:  # the replica must know its primary before it can follow it
+                try:
+                    await cmd(replica, "CLUSTER", "REPLICATE", ids[tuple(shard["primary"])])
+                    break
+                except EngineError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+    replicas = [tuple(r) for s in shards for r in s["replicas"]]
+    while True:
+        states = [info_fields(await cmd(node, "CLUSTER", "INFO")) for node in nodes]
+        links = [info_fields(await cmd(r, "INFO", "replication")).get("master_link_status") for r in replicas]
+        if all(s.get("cluster_state") == "ok" and int(s.get("cluster_known_nodes", 0)) >= len(nodes) for s in states) \
+                and all(link == "up" for link in links) and all([await slots_cover(cmd, node, nodes) for node in nodes]):
+            return  # replicas have their first copy of the data, and every node names every other
+        if time.monotonic() > deadline:
+            raise EngineError("the Valkey cluster did not converge")
+        await asyncio.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- Memcached
@@ -613,7 +836,12 @@ class Memcached(Driver):
             raise binaries.EngineMissing("memcached", "memcached")
         params = spec.get("params") or {}
         argv = [str(binary), "-l", spec["address"], "-p", str(spec["port"]), "-U", "0",
-                "-m", str(int(params.get("memory_mb") or 64)), "-c", str(int(params.get("max_connections") or 1024))]
+                "-m", str(int(params.get("memory_mb") or 64)),
+                "-c", str(int(params.get("max_simultaneous_connections") or params.get("max_connections") or 1024))]
+        # Parameter-group values with a memcached flag (static: they apply at start/reboot).
+        for name, flag in (("max_item_size", "-I"), ("chunk_size", "-n"), ("chunk_size_growth_factor", "-f")):
+            if params.get(name):
+                argv += [flag, str(params[name])]
         if is_root():
             argv += ["-u", "root"]
         return argv

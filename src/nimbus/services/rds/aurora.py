@@ -6,7 +6,7 @@ is the writer; later ones stream from it (``aurora-postgresql``; ``aurora-mysql`
 clusters have a writer only, readers answer 501).  The cluster (writer) endpoint and the
 reader endpoint are stable ``engines:endpoint`` proxies: the writer endpoint follows the
 writer across ``FailoverDBCluster``; the reader endpoint balances connections over the
-readers.  Storage is reported in 10 GiB increments of the real data size.
+readers; custom endpoints (``cluster_endpoints``) balance over chosen members.  Storage is reported in 10 GiB increments of the real data size.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from ...errors import ServiceError
 from ...gateway.context import RequestContext
 from ...planes.engines import ENDPOINT, SPEC, addresses
 from ...regions import availability_zones
+from . import encryption
+from .cluster_endpoints import CLUSTER_ENDPOINT, ClusterEndpointsMixin
+from .cluster_snapshots import ClusterSnapshotsMixin
 
 CLUSTER = "rds:db-cluster"
 MAX_READERS = 15
@@ -27,7 +30,7 @@ def _error(code: str, message: str) -> ServiceError:
     return ServiceError(code, message)
 
 
-class AuroraMixin:
+class AuroraMixin(ClusterEndpointsMixin, ClusterSnapshotsMixin):
     """DB cluster operations of the RDS provider."""
 
     def _load_cluster(self, ctx: RequestContext, ident: str | None) -> dict[str, Any]:
@@ -59,8 +62,10 @@ class AuroraMixin:
             "MasterUserPassword": params["MasterUserPassword"], "DatabaseName": params.get("DatabaseName"), "Port": port,
             "BackupRetentionPeriod": params.get("BackupRetentionPeriod") or 1, "Created": ctx.clock.time(),
             "AvailabilityZones": (params.get("AvailabilityZones") or zones)[:3], "Members": [], "Writer": None,
-            "DeletionProtection": bool(params.get("DeletionProtection")), "StorageEncrypted": bool(params.get("StorageEncrypted")),
-            "KmsKeyId": params.get("KmsKeyId"), "VpcSecurityGroupIds": params.get("VpcSecurityGroupIds") or [],
+            "DeletionProtection": bool(params.get("DeletionProtection")),
+            "StorageEncrypted": bool(params.get("StorageEncrypted") or params.get("KmsKeyId")),
+            "KmsKeyId": encryption.resolve_key(ctx, params.get("KmsKeyId"))
+            if params.get("StorageEncrypted") or params.get("KmsKeyId") else None, "VpcSecurityGroupIds": params.get("VpcSecurityGroupIds") or [],
             "DBSubnetGroupName": params.get("DBSubnetGroupName"), "Tags": params.get("Tags") or [],
             "DbClusterResourceId": "cluster-" + secrets.token_hex(13).upper()[:26],
             "DnsName": self._dns_name(ctx, ident).replace(f"{ident}.", f"{ident}.cluster-", 1),
@@ -89,6 +94,7 @@ class AuroraMixin:
                                                                "port": cluster["Port"], "targets": writer, "mode": "first"})
         txn.put(ENDPOINT, cluster["reader_endpoint"]["Key"], {"address": cluster["reader_endpoint"]["Address"],
                                                                "port": cluster["Port"], "targets": readers or writer, "mode": "balance"})
+        self._write_custom_endpoints(txn, ctx, cluster, {m["DBInstanceIdentifier"]: m["NodeKey"] for m in members})
 
     def _cluster_out(self, ctx: RequestContext, doc: dict[str, Any]) -> dict[str, Any]:
         from .provider import INSTANCE, _dt
@@ -109,7 +115,8 @@ class AuroraMixin:
             "BackupRetentionPeriod": doc["BackupRetentionPeriod"], "DBClusterIdentifier": doc["DBClusterIdentifier"],
             "DBClusterParameterGroup": f"default.{doc['Engine']}{doc['EngineVersion'].split('.')[0]}",
             "Status": status, "Endpoint": doc["writer_endpoint"]["Address"], "ReaderEndpoint": doc["reader_endpoint"]["Address"],
-            "CustomEndpoints": [], "MultiAZ": len(members) > 1, "Engine": doc["Engine"], "EngineVersion": doc["EngineVersion"],
+            "CustomEndpoints": [e["Address"] for _, e in ctx.store.read.scan(CLUSTER_ENDPOINT, ctx.scope)
+                                if e["DBClusterIdentifier"] == doc["DBClusterIdentifier"]], "MultiAZ": len(members) > 1, "Engine": doc["Engine"], "EngineVersion": doc["EngineVersion"],
             "Port": doc["Port"], "MasterUsername": doc["MasterUsername"], "PreferredBackupWindow": "03:00-03:30",
             "PreferredMaintenanceWindow": "sun:05:00-sun:05:30", "ReadReplicaIdentifiers": [],
             "DBClusterMembers": [{"DBInstanceIdentifier": m["DBInstanceIdentifier"],
@@ -155,6 +162,7 @@ class AuroraMixin:
         out = self._cluster_out(ctx, doc)
         out["Status"] = "deleting"
         with ctx.store.transaction() as txn:
+            self._drop_custom_endpoints(txn, ctx, doc["DBClusterIdentifier"])
             for role in ("writer", "reader"):
                 txn.delete(ENDPOINT, doc[f"{role}_endpoint"]["Key"])
                 addresses.release(txn, doc[f"{role}_endpoint"]["Address"])
@@ -191,13 +199,14 @@ class AuroraMixin:
         }
         doc = self._new_instance(ctx, ident, merged, cluster["Engine"], cluster["EngineVersion"])
         doc["DBClusterIdentifier"] = cluster["DBClusterIdentifier"]
-        extra = {"replica_of": writer["NodeKey"]} if writer else {}
+        extra = {"replica_of": writer["NodeKey"]} if writer else self._writer_restore(ctx, cluster, doc["NodeKey"])
         out = self._commit_new(ctx, doc, extra)
         with ctx.store.transaction() as txn:
             fresh = txn.get(CLUSTER, cluster["DBClusterIdentifier"], ctx.scope)
             fresh["Members"].append(ident)
             if not fresh["Writer"]:
                 fresh["Writer"] = ident
+                fresh.pop("RestoreSnapshot", None)  # the writer holds the snapshot's data now
             txn.put(CLUSTER, fresh["DBClusterIdentifier"], fresh, ctx.scope)
             self._write_cluster_endpoints(txn, ctx, fresh)
         out["DBClusterIdentifier"] = cluster["DBClusterIdentifier"]

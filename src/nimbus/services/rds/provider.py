@@ -2,8 +2,13 @@
 
 Records (scope ``<account>/<region>``):
 ``rds:db-instance``      keyed by the lower-cased identifier
-``rds:db-snapshot``      keyed by the lower-cased snapshot identifier
-``rds:db-parameter-group``, ``rds:db-subnet-group``, ``rds:event``
+``rds:db-snapshot``      keyed by the lower-cased snapshot identifier; ``Restore`` lists the
+                         accounts it is shared with; an encrypted one keeps its data key,
+                         wrapped by KMS, in ``DataKey`` (see ``encryption``)
+``rds:db-parameter-group``, ``rds:db-subnet-group``, ``rds:event``; option groups
+(``options``), Aurora clusters (``aurora``) with their custom endpoints
+(``cluster_endpoints``) and snapshots (``cluster_snapshots``); storage autoscaling
+(``storage``); KMS encryption of snapshots (``encryption``)
 
 Each instance owns one ``engines:spec`` (see ``nimbus.planes.engines``): the engines plane
 runs the process and reports its state in ``engines:status``, from which
@@ -22,10 +27,14 @@ from typing import Any
 
 from ...errors import ServiceError
 from ...gateway.context import RequestContext
-from ...planes.engines import CLOCK, EVENT, JOB, SPEC, STATUS, addresses, binaries, sim_to_wall
+from ...planes.engines import CLOCK, EVENT, JOB, SPEC, STATUS, addresses, binaries, sim_to_wall, snapcrypt
 from ...regions import availability_zones, partition_of
 from ..base import Provider
+from . import encryption
 from .aurora import AuroraMixin
+from .cluster_endpoints import CLUSTER_ENDPOINT
+from .cluster_snapshots import CLUSTER_SNAPSHOT
+from .options import OPTION_GROUP, OptionGroupsMixin
 from .engines import AURORA, ENGINES, FAMILIES, REFUSED, engine_params
 
 INSTANCE = "rds:db-instance"
@@ -90,17 +99,29 @@ def _check_dbname(name: str | None, engine: str) -> None:
                        f"characters and underscores, and be 1 to {info['dbname_max']} characters long.")
 
 
+def _check_max_storage(maximum: int | None, allocated: int) -> None:
+    """Storage autoscaling's ceiling: above the allocated storage (equal turns it off)."""
+    if maximum is None:
+        return
+    if maximum < allocated:
+        raise _combination("Max storage size must be greater than storage size.")
+    if maximum > 65536:
+        raise _invalid(f"Invalid max storage size: {maximum} (at most 65536 GiB).")
+
+
 def _bool_param(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "on")
 
 
-class RdsProvider(AuroraMixin, Provider):
+class RdsProvider(AuroraMixin, OptionGroupsMixin, Provider):
     service = "rds"
 
     def resource_counts(self) -> dict[str, int]:
         read = self.runtime.store.read
         return {"db-instance": read.count(INSTANCE), "db-snapshot": read.count(SNAPSHOT),
-                "db-parameter-group": read.count(PARAM_GROUP), "db-subnet-group": read.count(SUBNET_GROUP)}
+                "db-parameter-group": read.count(PARAM_GROUP), "db-subnet-group": read.count(SUBNET_GROUP),
+                "option-group": read.count(OPTION_GROUP), "db-cluster-snapshot": read.count(CLUSTER_SNAPSHOT),
+                "db-cluster-endpoint": read.count(CLUSTER_ENDPOINT)}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -179,7 +200,8 @@ class RdsProvider(AuroraMixin, Provider):
             "PendingModifiedValues": {}, "MultiAZ": doc.get("MultiAZ", False), "EngineVersion": doc["EngineVersion"],
             "AutoMinorVersionUpgrade": True, "ReadReplicaDBInstanceIdentifiers": doc.get("ReadReplicas", []),
             "LicenseModel": "general-public-license" if doc["Engine"] != "postgres" else "postgresql-license",
-            "OptionGroupMemberships": [{"OptionGroupName": f"default:{doc['Engine']}-{doc['EngineVersion'].split('.')[0]}", "Status": "in-sync"}],
+            "OptionGroupMemberships": [{"OptionGroupName": doc.get("OptionGroupName") or self._instance_option_group(
+                ctx, None, doc["Engine"], doc["EngineVersion"]), "Status": "in-sync"}],
             "PubliclyAccessible": doc.get("PubliclyAccessible", False), "StorageType": doc.get("StorageType", "gp2"),
             "DbInstancePort": 0, "StorageEncrypted": doc.get("StorageEncrypted", False),
             "DbiResourceId": doc["DbiResourceId"], "CACertificateIdentifier": "rds-ca-rsa2048-g1",
@@ -188,6 +210,7 @@ class RdsProvider(AuroraMixin, Provider):
             "DeletionProtection": doc.get("DeletionProtection", False), "TagList": doc.get("Tags", []),
             "NetworkType": "IPV4", "DBName": doc.get("DBName"), "CustomerOwnedIpEnabled": False,
             "LatestRestorableTime": _dt(ctx.clock.time()) if doc["BackupRetentionPeriod"] else None,
+            "MaxAllocatedStorage": doc["MaxAllocatedStorage"] if (doc.get("MaxAllocatedStorage") or 0) > doc["AllocatedStorage"] else None,
         }
         if doc.get("MultiAZ"):
             zones = [z["ZoneName"] for z in availability_zones(ctx.region)]
@@ -303,12 +326,15 @@ class RdsProvider(AuroraMixin, Provider):
         _check_dbname(params.get("DBName"), engine)
         if params.get("BackupRetentionPeriod") is not None and not 0 <= params["BackupRetentionPeriod"] <= 35:
             raise _invalid("The parameter BackupRetentionPeriod must be between 0 and 35.")
+        _check_max_storage(params.get("MaxAllocatedStorage"), storage)
         doc = self._new_instance(ctx, ident, params, engine, version)
+        doc["MaxAllocatedStorage"] = params.get("MaxAllocatedStorage")
         if engine == "postgres" and not doc.get("DBName"):
             doc["DBName"] = None
         return {"DBInstance": self._commit_new(ctx, doc, {})}
 
-    def _new_instance(self, ctx: RequestContext, ident: str, params: dict[str, Any], engine: str, version: str) -> dict[str, Any]:
+    def _new_instance(self, ctx: RequestContext, ident: str, params: dict[str, Any], engine: str, version: str,
+                      check_key: bool = True) -> dict[str, Any]:
         group_name = params.get("DBParameterGroupName") or f"default.{ENGINES[engine]['versions'][version]}"
         if params.get("DBParameterGroupName") and group_name.startswith("default."):
             if FAMILIES.get(group_name[len("default."):]) != engine:
@@ -344,6 +370,11 @@ class RdsProvider(AuroraMixin, Provider):
         port = params.get("Port") or ENGINES[engine]["port"]
         if not 1150 <= port <= 65535:
             raise _invalid(f"Invalid port {port}: the port must be between 1150 and 65535.")
+        option_group = self._instance_option_group(ctx, params.get("OptionGroupName"), engine, version)
+        encrypted = bool(params.get("StorageEncrypted") or params.get("KmsKeyId"))
+        kms_key = None
+        if encrypted:  # the key must exist and be enabled (a restore has checked it by decrypting)
+            kms_key = encryption.resolve_key(ctx, params.get("KmsKeyId")) if check_key else params.get("KmsKeyId")
         now = ctx.clock.time()
         tags = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params.get("Tags") or []]
         return {
@@ -355,7 +386,7 @@ class RdsProvider(AuroraMixin, Provider):
             "DBParameterGroupName": group_name, "DBSubnetGroupName": subnet_group,
             "VpcSecurityGroupIds": params.get("VpcSecurityGroupIds") or [], "AvailabilityZone": az or zones[int(secrets.randbelow(len(zones)))],
             "MultiAZ": bool(params.get("MultiAZ")), "PubliclyAccessible": bool(params.get("PubliclyAccessible")),
-            "StorageEncrypted": bool(params.get("StorageEncrypted")), "KmsKeyId": params.get("KmsKeyId"),
+            "StorageEncrypted": encrypted, "KmsKeyId": kms_key, "OptionGroupName": option_group,
             "DeletionProtection": bool(params.get("DeletionProtection")), "CopyTagsToSnapshot": bool(params.get("CopyTagsToSnapshot")),
             "IAMDatabaseAuthenticationEnabled": bool(params.get("EnableIAMDatabaseAuthentication")),
             "Tags": tags, "Created": now, "Port": port, "DnsName": self._dns_name(ctx, ident),
@@ -415,9 +446,16 @@ class RdsProvider(AuroraMixin, Provider):
             raise ServiceError("InvalidDBInstanceState", f"Instance {doc['DBInstanceIdentifier']} is already being deleted.")
         if doc.get("ReadReplicas"):
             pass  # replicas are promoted to standalone instances, as AWS does
+        key = None
+        if final:
+            final = _check_ident(final, "FinalDBSnapshotIdentifier")
+            if ctx.store.read.exists(SNAPSHOT, final, ctx.scope):
+                raise ServiceError("DBSnapshotAlreadyExists", f"Cannot create the snapshot because a snapshot with the "
+                                   f"identifier {final} already exists.")
+            key = self._snapshot_key(ctx, doc.get("KmsKeyId") if doc.get("StorageEncrypted") else None, final)
         with ctx.store.transaction() as txn:
             if final:
-                self._snapshot_record(txn, ctx, doc, _check_ident(final, "FinalDBSnapshotIdentifier"), "manual")
+                self._snapshot_record(txn, ctx, doc, final, "manual", key=key)
             out = self._describe(ctx, doc)
             out["DBInstanceStatus"] = "deleting"
             txn.delete(INSTANCE, doc["DBInstanceIdentifier"], ctx.scope)
@@ -428,11 +466,13 @@ class RdsProvider(AuroraMixin, Provider):
                 spec["delete_after_jobs"] = True
                 txn.put(SPEC, doc["NodeKey"], spec)
             addresses.release(txn, doc["Address"])
-            for replica_id in doc.get("ReadReplicas", []):
-                replica = txn.get(INSTANCE, replica_id, ctx.scope)
+            for entry in doc.get("ReadReplicas", []):
+                replica_scope, replica_id = self._link(entry, ctx.scope)
+                replica = txn.get(INSTANCE, replica_id.lower(), replica_scope)
                 if replica:
                     replica.pop("ReplicaSource", None)
-                    txn.put(INSTANCE, replica_id, replica, ctx.scope)
+                    replica.pop("ReplicaSourceScope", None)
+                    txn.put(INSTANCE, replica["DBInstanceIdentifier"], replica, replica_scope)
                     rspec = txn.get(SPEC, replica["NodeKey"])
                     if rspec:
                         rspec["replica_of"] = None
@@ -440,10 +480,7 @@ class RdsProvider(AuroraMixin, Provider):
             if doc.get("DBClusterIdentifier"):
                 self._leave_cluster(txn, ctx, doc)
             if doc.get("ReplicaSource"):
-                source = txn.get(INSTANCE, doc["ReplicaSource"], ctx.scope)
-                if source:
-                    source["ReadReplicas"] = [r for r in source.get("ReadReplicas", []) if r != doc["DBInstanceIdentifier"]]
-                    txn.put(INSTANCE, source["DBInstanceIdentifier"], source, ctx.scope)
+                self._unlink_from_source(txn, ctx, doc)
             self._event(txn, ctx, "db-instance", doc["DBInstanceIdentifier"], "DB instance deleted", ["deletion"])
         return {"DBInstance": out}
 
@@ -467,7 +504,12 @@ class RdsProvider(AuroraMixin, Provider):
                 raise _invalid("Invalid storage size: allocated storage cannot be reduced.")
             if params["AllocatedStorage"] < doc["AllocatedStorage"] * 1.1 and params["AllocatedStorage"] != doc["AllocatedStorage"]:
                 raise _invalid("Invalid storage size: increase storage by at least 10%.")
+            if params["AllocatedStorage"] != doc["AllocatedStorage"]:
+                doc["StorageChanged"] = ctx.clock.time()  # storage autoscaling waits 6 hours after a change
             doc["AllocatedStorage"] = params["AllocatedStorage"]
+        if params.get("MaxAllocatedStorage") is not None:
+            _check_max_storage(params["MaxAllocatedStorage"], doc["AllocatedStorage"])
+            doc["MaxAllocatedStorage"] = params["MaxAllocatedStorage"]
         if params.get("DBInstanceClass"):
             if not params["DBInstanceClass"].startswith("db."):
                 raise _invalid(f"Invalid DB Instance class: {params['DBInstanceClass']}")
@@ -483,6 +525,8 @@ class RdsProvider(AuroraMixin, Provider):
                 doc[field] = bool(params[name])
         if params.get("VpcSecurityGroupIds") is not None:
             doc["VpcSecurityGroupIds"] = params["VpcSecurityGroupIds"]
+        if params.get("OptionGroupName"):
+            doc["OptionGroupName"] = self._instance_option_group(ctx, params["OptionGroupName"], engine, doc["EngineVersion"])
         password_changed = False
         if params.get("MasterUserPassword") is not None:
             if doc.get("ReplicaSource"):
@@ -539,8 +583,10 @@ class RdsProvider(AuroraMixin, Provider):
         if status != "available":
             raise ServiceError("InvalidDBInstanceState", f"Instance {doc['DBInstanceIdentifier']} is not in available state.")
         if params.get("DBSnapshotIdentifier"):
+            snap_id = _check_ident(params["DBSnapshotIdentifier"], "DBSnapshotIdentifier")
+            key = self._snapshot_key(ctx, doc.get("KmsKeyId") if doc.get("StorageEncrypted") else None, snap_id)
             with ctx.store.transaction() as txn:
-                self._snapshot_record(txn, ctx, doc, _check_ident(params["DBSnapshotIdentifier"], "DBSnapshotIdentifier"), "manual")
+                self._snapshot_record(txn, ctx, doc, snap_id, "manual", key=key)
         self._set_desired(ctx, doc, "stopped", "stopping")
         return {"DBInstance": self._describe(ctx, doc)}
 
@@ -574,12 +620,20 @@ class RdsProvider(AuroraMixin, Provider):
     def create_db_instance_read_replica(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ident = _check_ident(params.get("DBInstanceIdentifier"))
         source_ref = params.get("SourceDBInstanceIdentifier") or ""
-        if source_ref.startswith("arn:") and f":{ctx.region}:" not in source_ref:
-            raise ServiceError("NotImplemented", "Nimbus does not implement cross-region read replicas yet.", 501)
-        source = self._load(ctx, source_ref.rsplit(":", 1)[-1])
-        if source["Engine"] != "postgres":
-            raise ServiceError("NotImplemented", f"Nimbus implements read replicas for postgres only; {source['Engine']} "
-                               "replication (binlog) is not implemented yet.", 501)
+        source_scope = ctx.scope
+        match = re.match(r"^arn:aws[-a-z]*:rds:([a-z0-9-]+):(\d{12}):db:(.+)$", source_ref)
+        if match:  # an ARN: the source may be in another region (a cross-region replica)
+            if match.group(2) != ctx.account_id:
+                raise _not_found_instance(source_ref)
+            source_scope, source_ref = f"{match.group(2)}/{match.group(1)}", match.group(3)
+        elif source_ref.startswith("arn:"):
+            raise _invalid(f"Invalid source DB instance ARN: {source_ref}")
+        source = ctx.store.read.get(INSTANCE, source_ref.lower(), source_scope) if source_ref else None
+        if source is None:
+            raise _not_found_instance(params.get("SourceDBInstanceIdentifier") or "")
+        cross = source_scope != ctx.scope
+        if source["Engine"] not in ("postgres", "mysql", "mariadb"):
+            raise ServiceError("NotImplemented", f"Nimbus does not implement read replicas of {source['Engine']}.", 501)
         if source.get("ReplicaSource"):
             raise _invalid("Nimbus does not support cascading read replicas (a replica of a read replica).")
         if len(source.get("ReadReplicas", [])) >= MAX_READ_REPLICAS:
@@ -591,38 +645,62 @@ class RdsProvider(AuroraMixin, Provider):
                                "automated backups, use ModifyDBInstance to set the backup retention period to a non-zero value.")
         if params.get("StorageEncrypted") and not source.get("StorageEncrypted") or (params.get("KmsKeyId") and not source.get("StorageEncrypted")):
             raise _combination("You cannot create an encrypted read replica from an unencrypted DB instance.")
+        if cross and source.get("StorageEncrypted") and not params.get("KmsKeyId"):
+            raise _invalid("KmsKeyId is required for a cross-region read replica of an encrypted DB instance: give a KMS "
+                           f"key of {ctx.region}.")
         merged = {
             "DBInstanceClass": params.get("DBInstanceClass") or source["DBInstanceClass"], "MasterUsername": source["MasterUsername"],
             "MasterUserPassword": source["MasterUserPassword"], "DBName": source.get("DBName"),
             "AllocatedStorage": source["AllocatedStorage"], "BackupRetentionPeriod": 0,
-            "DBParameterGroupName": params.get("DBParameterGroupName") or source["DBParameterGroupName"],
+            "DBParameterGroupName": params.get("DBParameterGroupName") or (None if cross else source["DBParameterGroupName"]),
             "AvailabilityZone": params.get("AvailabilityZone"), "Port": params.get("Port") or source["Port"],
-            "Tags": params.get("Tags"), "StorageEncrypted": source.get("StorageEncrypted"), "KmsKeyId": source.get("KmsKeyId"),
+            "Tags": params.get("Tags"), "StorageEncrypted": source.get("StorageEncrypted"),
+            "KmsKeyId": (params.get("KmsKeyId") if cross else source.get("KmsKeyId")) if source.get("StorageEncrypted") else None,
             "VpcSecurityGroupIds": params.get("VpcSecurityGroupIds") or source.get("VpcSecurityGroupIds"),
             "DeletionProtection": params.get("DeletionProtection"),
+            "OptionGroupName": params.get("OptionGroupName") or (None if cross else source.get("OptionGroupName")),
         }
         if params.get("MultiAZ"):
             raise ServiceError("NotImplemented", "Nimbus does not implement Multi-AZ DB instances yet.", 501)
         doc = self._new_instance(ctx, ident, merged, source["Engine"], source["EngineVersion"])
-        doc["ReplicaSource"] = source["DBInstanceIdentifier"]
+        doc["ReplicaSource"] = self._arn_in(source_scope, "db", source["DBInstanceIdentifier"]) if cross else source["DBInstanceIdentifier"]
+        doc["ReplicaSourceScope"] = source_scope
         doc["BackupRetentionPeriod"] = 0
         out = self._commit_new(ctx, doc, {"replica_of": source["NodeKey"]})
         with ctx.store.transaction() as txn:
-            fresh = txn.get(INSTANCE, source["DBInstanceIdentifier"], ctx.scope)
-            fresh.setdefault("ReadReplicas", []).append(ident)
-            txn.put(INSTANCE, fresh["DBInstanceIdentifier"], fresh, ctx.scope)
+            fresh = txn.get(INSTANCE, source["DBInstanceIdentifier"], source_scope)
+            fresh.setdefault("ReadReplicas", []).append(self._arn(ctx, "db", ident) if cross else ident)
+            txn.put(INSTANCE, fresh["DBInstanceIdentifier"], fresh, source_scope)
         return {"DBInstance": out}
+
+    @staticmethod
+    def _arn_in(scope: str, kind: str, name: str) -> str:
+        account, region = scope.split("/", 1)
+        return f"arn:{partition_of(region)}:rds:{region}:{account}:{kind}:{name}"
+
+    @staticmethod
+    def _link(entry: str, scope: str) -> tuple[str, str]:
+        """(scope, identifier) of a replica link: an identifier here, or an ARN in another region."""
+        match = re.match(r"^arn:aws[-a-z]*:rds:([a-z0-9-]+):(\d{12}):db:(.+)$", entry)
+        return (f"{match.group(2)}/{match.group(1)}", match.group(3)) if match else (scope, entry)
+
+    def _unlink_from_source(self, txn, ctx: RequestContext, doc: dict[str, Any]) -> None:
+        """Drop a replica from its source's ``ReadReplicas`` (in whatever region the source is)."""
+        scope, ident = self._link(doc["ReplicaSource"], ctx.scope)
+        source = txn.get(INSTANCE, ident.lower(), scope)
+        if source:
+            mine = {doc["DBInstanceIdentifier"], self._arn(ctx, "db", doc["DBInstanceIdentifier"])}
+            source["ReadReplicas"] = [r for r in source.get("ReadReplicas", []) if r not in mine]
+            txn.put(INSTANCE, source["DBInstanceIdentifier"], source, scope)
 
     def promote_read_replica(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         doc = self._load(ctx, params.get("DBInstanceIdentifier"))
         if not doc.get("ReplicaSource"):
             raise ServiceError("InvalidDBInstanceState", f"DB instance {doc['DBInstanceIdentifier']} is not a read replica.")
         with ctx.store.transaction() as txn:
-            source = txn.get(INSTANCE, doc["ReplicaSource"], ctx.scope)
-            if source:
-                source["ReadReplicas"] = [r for r in source.get("ReadReplicas", []) if r != doc["DBInstanceIdentifier"]]
-                txn.put(INSTANCE, source["DBInstanceIdentifier"], source, ctx.scope)
+            self._unlink_from_source(txn, ctx, doc)
             doc.pop("ReplicaSource", None)
+            doc.pop("ReplicaSourceScope", None)
             doc["BackupRetentionPeriod"] = params.get("BackupRetentionPeriod", 1) if params.get("BackupRetentionPeriod") is not None else 1
             txn.put(INSTANCE, doc["DBInstanceIdentifier"], doc, ctx.scope)
             spec = txn.get(SPEC, doc["NodeKey"])
@@ -633,11 +711,27 @@ class RdsProvider(AuroraMixin, Provider):
 
     # -- snapshots -------------------------------------------------------------------------
 
+    @staticmethod
+    def _snap_arn(scope: str, snap_id: str) -> str:
+        account, region = scope.split("/", 1)
+        return f"arn:{partition_of(region)}:rds:{region}:{account}:snapshot:{snap_id}"
+
+    def _snapshot_key(self, ctx: RequestContext, key_arn: str | None, snap_id: str) -> dict[str, Any] | None:
+        """A new data key for a snapshot stored encrypted under ``key_arn`` (None: unencrypted).
+        Taken before the snapshot's transaction (KMS writes records of its own)."""
+        if not key_arn:
+            return None
+        arn = self._snap_arn(ctx.scope, snap_id)
+        plain, wrapped = encryption.new_data_key(ctx, key_arn, arn)
+        return {"plain": plain, "wrapped": wrapped, "arn": arn}
+
     def _snapshot_record(self, txn, ctx: RequestContext, doc: dict[str, Any], snap_id: str, kind: str,
-                         tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
+                         tags: list[dict[str, str]] | None = None, key: dict[str, Any] | None = None) -> dict[str, Any]:
         if txn.exists(SNAPSHOT, snap_id, ctx.scope):
             raise ServiceError("DBSnapshotAlreadyExists", f"Cannot create the snapshot because a snapshot with the identifier "
                                f"{snap_id} already exists.")
+        if doc.get("StorageEncrypted") and key is None:
+            raise ServiceError("InternalFailure", "an encrypted instance's snapshot needs a data key", 500)
         data_name = f"rds/{ctx.scope}/{snap_id}/{secrets.token_hex(4)}"
         job_key = data_name
         snap = {
@@ -649,29 +743,62 @@ class RdsProvider(AuroraMixin, Provider):
             "DataName": data_name, "Job": job_key, "DBParameterGroupName": doc["DBParameterGroupName"],
             "DbiResourceId": doc["DbiResourceId"], "StorageType": doc.get("StorageType", "gp2"),
             "Tags": tags if tags is not None else (doc.get("Tags", []) if doc.get("CopyTagsToSnapshot") else []),
+            "Restore": [],
         }
+        if key is not None:
+            snap.update(DataKey=key["wrapped"], DataKeyArn=key["arn"])
+            snapcrypt.KEYRING[job_key] = key["plain"]  # in memory only; the plane's job takes it
         txn.put(SNAPSHOT, snap_id, snap, ctx.scope)
-        txn.put(JOB, job_key, {"op": "snapshot", "node": doc["NodeKey"], "name": data_name, "state": "pending"})
+        txn.put(JOB, job_key, {"op": "snapshot", "node": doc["NodeKey"], "name": data_name, "state": "pending",
+                               "encrypt": key is not None})
         self._event(txn, ctx, "db-snapshot", snap_id, "Creating manual snapshot", ["creation"])
         return snap
 
-    def _snapshot_out(self, ctx: RequestContext, snap: dict[str, Any]) -> dict[str, Any]:
+    def _snapshot_out(self, ctx: RequestContext, snap: dict[str, Any], scope: str | None = None) -> dict[str, Any]:
         job = ctx.store.read.get(JOB, snap["Job"]) or {}
         state = {"pending": "creating", "available": "available", "failed": "failed"}.get(job.get("state"), "available")
+        scope = scope or ctx.scope
         out = {
-            "DBSnapshotIdentifier": snap["DBSnapshotIdentifier"], "DBInstanceIdentifier": snap["DBInstanceIdentifier"],
+            "DBSnapshotIdentifier": snap["DBSnapshotIdentifier"] if scope == ctx.scope else self._snap_arn(scope, snap["DBSnapshotIdentifier"]),
+            "DBInstanceIdentifier": snap["DBInstanceIdentifier"],
             "SnapshotCreateTime": _dt(snap["Created"]), "Engine": snap["Engine"], "AllocatedStorage": snap["AllocatedStorage"],
             "Status": state, "Port": snap["Port"], "AvailabilityZone": snap["AvailabilityZone"], "VpcId": "",
             "InstanceCreateTime": _dt(snap["InstanceCreateTime"]), "MasterUsername": snap["MasterUsername"],
             "EngineVersion": snap["EngineVersion"], "LicenseModel": "postgresql-license" if snap["Engine"] == "postgres" else "general-public-license",
-            "SnapshotType": snap["SnapshotType"], "PercentProgress": 100 if state == "available" else 0,
-            "StorageType": snap["StorageType"], "Encrypted": snap["Encrypted"], "DBSnapshotArn": self._arn(ctx, "snapshot", snap["DBSnapshotIdentifier"]),
-            "IAMDatabaseAuthenticationEnabled": False, "DbiResourceId": snap["DbiResourceId"], "TagList": snap.get("Tags", []),
-            "OriginalSnapshotCreateTime": _dt(snap["Created"]), "SnapshotTarget": "region",
+            "SnapshotType": snap["SnapshotType"] if scope == ctx.scope else ("public" if "all" in snap.get("Restore", []) else "shared"),
+            "PercentProgress": 100 if state == "available" else 0,
+            "StorageType": snap["StorageType"], "Encrypted": snap["Encrypted"], "DBSnapshotArn": self._snap_arn(scope, snap["DBSnapshotIdentifier"]),
+            "IAMDatabaseAuthenticationEnabled": False, "DbiResourceId": snap["DbiResourceId"],
+            "TagList": snap.get("Tags", []) if scope == ctx.scope else [],
+            "OriginalSnapshotCreateTime": _dt(snap.get("OriginalCreated", snap["Created"])), "SnapshotTarget": "region",
         }
         if snap.get("KmsKeyId"):
             out["KmsKeyId"] = snap["KmsKeyId"]
+        if snap.get("SourceDBSnapshotIdentifier"):
+            out["SourceDBSnapshotIdentifier"] = snap["SourceDBSnapshotIdentifier"]
+        if snap.get("SourceRegion"):
+            out["SourceRegion"] = snap["SourceRegion"]
         return out
+
+    def _find_snapshot(self, ctx: RequestContext, ref: str | None, *, shared_ok: bool = True) -> tuple[dict[str, Any], str]:
+        """A snapshot by identifier, or by ARN: this account's (any region), or another
+        account's that is shared with this one.  Returns (record, its scope)."""
+        ref = ref or ""
+        scope, snap_id = ctx.scope, ref
+        match = re.match(r"^arn:aws[-a-z]*:rds:([a-z0-9-]+):(\d{12}):snapshot:(.+)$", ref)
+        if match:
+            scope, snap_id = f"{match.group(2)}/{match.group(1)}", match.group(3)
+        elif ref.startswith("arn:"):
+            raise _invalid(f"Invalid snapshot identifier or ARN: {ref}")
+        not_found = ServiceError("DBSnapshotNotFound", f"DBSnapshot {ref} not found.")
+        snap = ctx.store.read.get(SNAPSHOT, snap_id.lower(), scope)
+        if snap is None:
+            raise not_found
+        if scope.split("/")[0] != ctx.account_id:
+            restore = snap.get("Restore", [])
+            if not shared_ok or not (ctx.account_id in restore or "all" in restore):
+                raise not_found
+        return snap, scope
 
     def create_db_snapshot(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         snap_id = _check_ident(params.get("DBSnapshotIdentifier"), "DBSnapshotIdentifier")
@@ -680,24 +807,132 @@ class RdsProvider(AuroraMixin, Provider):
             raise ServiceError("InvalidDBInstanceState", f"Cannot create a snapshot because the database instance "
                                f"{doc['DBInstanceIdentifier']} is not currently in the available state.")
         tags = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params.get("Tags") or []] or None
+        if ctx.store.read.exists(SNAPSHOT, snap_id, ctx.scope):
+            raise ServiceError("DBSnapshotAlreadyExists", f"Cannot create the snapshot because a snapshot with the identifier "
+                               f"{snap_id} already exists.")
+        key = self._snapshot_key(ctx, doc.get("KmsKeyId") if doc.get("StorageEncrypted") else None, snap_id)
         with ctx.store.transaction() as txn:
-            snap = self._snapshot_record(txn, ctx, doc, snap_id, "manual", tags)
+            snap = self._snapshot_record(txn, ctx, doc, snap_id, "manual", tags, key)
         return {"DBSnapshot": self._snapshot_out(ctx, snap)}
+
+    def copy_db_snapshot(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The notes' recipe for encrypting an unencrypted database: snapshot it, copy the
+        snapshot with a KMS key, restore the copy."""
+        source_ref = params.get("SourceDBSnapshotIdentifier")
+        if not source_ref:
+            raise _invalid("The parameter SourceDBSnapshotIdentifier must be provided and must not be blank.")
+        target = _check_ident(params.get("TargetDBSnapshotIdentifier"), "TargetDBSnapshotIdentifier")
+        if params.get("TargetCustomAvailabilityZone") or params.get("SnapshotTarget") not in (None, "region"):
+            raise ServiceError("NotImplemented", "Nimbus does not implement copying snapshots to Outposts or custom AZs.", 501)
+        snap, scope = self._find_snapshot(ctx, source_ref)
+        source_arn = self._snap_arn(scope, snap["DBSnapshotIdentifier"])
+        if self._snapshot_out(ctx, snap, scope)["Status"] != "available":
+            raise ServiceError("InvalidDBSnapshotState", f"Snapshot {snap['DBSnapshotIdentifier']} is not currently in the "
+                               "available state.")
+        if ctx.store.read.exists(SNAPSHOT, target, ctx.scope):
+            raise ServiceError("DBSnapshotAlreadyExists", f"Cannot copy the snapshot because a snapshot with the identifier "
+                               f"{target} already exists.")
+        foreign = scope != ctx.scope
+        key_ref = params.get("KmsKeyId")
+        if snap["Encrypted"] and not key_ref and foreign:
+            raise _invalid("KmsKeyId is required to copy an encrypted snapshot from another account or region: give a "
+                           "KMS key of this account and region to encrypt the copy with.")
+        dest_key_arn = encryption.resolve_key(ctx, key_ref) if key_ref else (snap.get("KmsKeyId") if snap["Encrypted"] else None)
+        source_plain = encryption.open_data_key(ctx, snap, source_arn) if snap["Encrypted"] else None
+        key = self._snapshot_key(ctx, dest_key_arn, target)
+        now = ctx.clock.time()
+        data_name = f"rds/{ctx.scope}/{target}/{secrets.token_hex(4)}"
+        tags = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params.get("Tags") or []]
+        if not tags and params.get("CopyTags") and not foreign:
+            tags = list(snap.get("Tags", []))
+        copy = dict(snap, DBSnapshotIdentifier=target, SnapshotType="manual", Created=now, DataName=data_name, Job=data_name,
+                    Encrypted=key is not None, KmsKeyId=dest_key_arn, Tags=tags, Restore=[], SourceDBSnapshotIdentifier=source_arn,
+                    OriginalCreated=snap.get("OriginalCreated", snap["Created"]))
+        copy.pop("DataKey", None)
+        copy.pop("DataKeyArn", None)
+        copy.pop("SourceRegion", None)
+        if scope.split("/")[1] != ctx.region:
+            copy["SourceRegion"] = scope.split("/")[1]
+        if key is not None:
+            copy.update(DataKey=key["wrapped"], DataKeyArn=key["arn"])
+        try:
+            if source_plain is not None:
+                snapcrypt.KEYRING[data_name + ":source"] = source_plain
+            if key is not None:
+                snapcrypt.KEYRING[data_name + ":dest"] = key["plain"]
+            with ctx.store.transaction() as txn:
+                if not txn.insert(SNAPSHOT, target, copy, ctx.scope):
+                    raise ServiceError("DBSnapshotAlreadyExists", f"Cannot copy the snapshot because a snapshot with the "
+                                       f"identifier {target} already exists.")
+                txn.put(JOB, data_name, {"op": "copy", "source": snap["DataName"], "name": data_name, "state": "pending",
+                                         "encrypt": key is not None})
+                self._event(txn, ctx, "db-snapshot", target, f"Copying snapshot {source_arn}", ["creation"])
+        except Exception:
+            snapcrypt.KEYRING.pop(data_name + ":source", None)
+            snapcrypt.KEYRING.pop(data_name + ":dest", None)
+            raise
+        return {"DBSnapshot": self._snapshot_out(ctx, copy)}
 
     def describe_db_snapshots(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         snap_id = params.get("DBSnapshotIdentifier")
+        kind = params.get("SnapshotType")
         if snap_id:
-            snap = ctx.store.read.get(SNAPSHOT, snap_id.rsplit(":", 1)[-1].lower(), ctx.scope)
-            if snap is None:
-                raise ServiceError("DBSnapshotNotFound", f"DBSnapshot {snap_id} not found.")
-            snaps = [snap]
+            snap, scope = self._find_snapshot(ctx, snap_id)
+            found = [(snap, scope)]
         else:
-            snaps = [s for _, s in ctx.store.read.scan(SNAPSHOT, ctx.scope)]
+            found = []
+            if kind not in ("shared", "public"):
+                found = [(s, ctx.scope) for _, s in ctx.store.read.scan(SNAPSHOT, ctx.scope)]
+            shared = params.get("IncludeShared") or kind == "shared"
+            public = params.get("IncludePublic") or kind == "public"
+            if shared or public:
+                for scope in ctx.store.read.scopes(SNAPSHOT):
+                    if scope == ctx.scope or not scope.endswith(f"/{ctx.region}"):
+                        continue
+                    for _, s in ctx.store.read.scan(SNAPSHOT, scope):
+                        restore = s.get("Restore", [])
+                        if (shared and ctx.account_id in restore) or (public and "all" in restore):
+                            found.append((s, scope))
         if params.get("DBInstanceIdentifier"):
-            snaps = [s for s in snaps if s["DBInstanceIdentifier"] == params["DBInstanceIdentifier"].lower()]
-        if params.get("SnapshotType"):
-            snaps = [s for s in snaps if s["SnapshotType"] == params["SnapshotType"]]
-        return self._page(params, [self._snapshot_out(ctx, s) for s in snaps], "DBSnapshots")
+            found = [(s, sc) for s, sc in found if s["DBInstanceIdentifier"] == params["DBInstanceIdentifier"].lower()]
+        out = [self._snapshot_out(ctx, s, sc) for s, sc in found]
+        if kind and not snap_id:
+            out = [o for o in out if o["SnapshotType"] == kind]
+        return self._page(params, out, "DBSnapshots")
+
+    def modify_db_snapshot_attribute(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        snap, _ = self._find_snapshot(ctx, params.get("DBSnapshotIdentifier"), shared_ok=False)
+        if params.get("AttributeName") != "restore":
+            raise _invalid(f"Invalid snapshot attribute name: {params.get('AttributeName')}. The only attribute is restore.")
+        add, remove = params.get("ValuesToAdd") or [], params.get("ValuesToRemove") or []
+        for value in add + remove:
+            if value != "all" and not re.match(r"^\d{12}$", str(value)):
+                raise _invalid(f"Invalid AWS account ID {value}: give 12-digit account IDs or all.")
+        if snap["SnapshotType"] == "automated":
+            raise ServiceError("InvalidDBSnapshotState", "Automated snapshots cannot be shared: copy the snapshot and share the copy.")
+        if "all" in add and snap["Encrypted"]:
+            raise _invalid("Encrypted snapshots cannot be shared publicly: share them with specific AWS accounts.")
+        if self._snapshot_out(ctx, snap)["Status"] != "available":
+            raise ServiceError("InvalidDBSnapshotState", f"Snapshot {snap['DBSnapshotIdentifier']} is not currently in the "
+                               "available state.")
+        restore = [a for a in snap.get("Restore", []) if a not in remove]
+        restore += [a for a in add if a not in restore and a not in remove]
+        if len([a for a in restore if a != "all"]) > 20:
+            raise ServiceError("SharedSnapshotQuotaExceeded", "A manual DB snapshot can be shared with up to 20 AWS accounts.")
+        with ctx.store.transaction() as txn:
+            fresh = txn.get(SNAPSHOT, snap["DBSnapshotIdentifier"], ctx.scope)
+            fresh["Restore"] = restore
+            txn.put(SNAPSHOT, snap["DBSnapshotIdentifier"], fresh, ctx.scope)
+        return {"DBSnapshotAttributesResult": self._attributes_out(fresh)}
+
+    @staticmethod
+    def _attributes_out(snap: dict[str, Any]) -> dict[str, Any]:
+        return {"DBSnapshotIdentifier": snap["DBSnapshotIdentifier"],
+                "DBSnapshotAttributes": [{"AttributeName": "restore", "AttributeValues": list(snap.get("Restore", []))}]}
+
+    def describe_db_snapshot_attributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        snap, _ = self._find_snapshot(ctx, params.get("DBSnapshotIdentifier"), shared_ok=False)
+        return {"DBSnapshotAttributesResult": self._attributes_out(snap)}
 
     def delete_db_snapshot(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         snap_id = (params.get("DBSnapshotIdentifier") or "").lower()
@@ -707,6 +942,9 @@ class RdsProvider(AuroraMixin, Provider):
         out = self._snapshot_out(ctx, snap)
         if out["Status"] == "creating":
             raise ServiceError("InvalidDBSnapshotState", "Cannot delete the snapshot because it is being created.")
+        for _, job in ctx.store.read.scan(JOB):
+            if job.get("op") == "copy" and job.get("source") == snap["DataName"] and job.get("state") == "pending":
+                raise ServiceError("InvalidDBSnapshotState", "Cannot delete the snapshot while it is being copied.")
         out["Status"] = "deleted"
         with ctx.store.transaction() as txn:
             txn.delete(SNAPSHOT, snap_id, ctx.scope)
@@ -719,11 +957,11 @@ class RdsProvider(AuroraMixin, Provider):
 
     def restore_db_instance_from_db_snapshot(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ident = _check_ident(params.get("DBInstanceIdentifier"))
-        snap_ref = params.get("DBSnapshotIdentifier") or ""
-        snap = ctx.store.read.get(SNAPSHOT, snap_ref.rsplit(":", 1)[-1].lower(), ctx.scope)
-        if snap is None:
-            raise ServiceError("DBSnapshotNotFound", f"DBSnapshot {snap_ref} not found.")
-        if self._snapshot_out(ctx, snap)["Status"] != "available":
+        snap, scope = self._find_snapshot(ctx, params.get("DBSnapshotIdentifier"))
+        if scope.split("/")[1] != ctx.region:
+            raise ServiceError("DBSnapshotNotFound", f"DBSnapshot {params.get('DBSnapshotIdentifier')} not found: a snapshot "
+                               "is restored in its own region (copy it here first).")
+        if self._snapshot_out(ctx, snap, scope)["Status"] != "available":
             raise ServiceError("InvalidDBSnapshotState", f"Snapshot {snap['DBSnapshotIdentifier']} is not available.")
         if ctx.store.read.exists(INSTANCE, ident, ctx.scope):
             raise ServiceError("DBInstanceAlreadyExists", "DB instance already exists")
@@ -731,6 +969,7 @@ class RdsProvider(AuroraMixin, Provider):
         if engine != snap["Engine"]:
             raise _combination(f"Engine {engine} does not match the snapshot's engine {snap['Engine']}.")
         _, version = self._resolve_engine(engine, snap["EngineVersion"])
+        data_key = encryption.open_data_key(ctx, snap, self._snap_arn(scope, snap["DBSnapshotIdentifier"])) if snap["Encrypted"] else None
         merged = {
             "DBInstanceClass": params.get("DBInstanceClass") or "db.t3.micro", "MasterUsername": snap["MasterUsername"],
             "MasterUserPassword": snap["MasterUserPassword"], "DBName": snap.get("DBName"), "AllocatedStorage": snap["AllocatedStorage"],
@@ -738,10 +977,16 @@ class RdsProvider(AuroraMixin, Provider):
             "AvailabilityZone": params.get("AvailabilityZone"), "Port": params.get("Port") or snap["Port"], "Tags": params.get("Tags"),
             "StorageEncrypted": snap["Encrypted"], "KmsKeyId": snap.get("KmsKeyId"), "VpcSecurityGroupIds": params.get("VpcSecurityGroupIds"),
             "DeletionProtection": params.get("DeletionProtection"), "MultiAZ": params.get("MultiAZ"),
-            "BackupRetentionPeriod": params.get("BackupRetentionPeriod"),
+            "BackupRetentionPeriod": params.get("BackupRetentionPeriod"), "OptionGroupName": params.get("OptionGroupName"),
         }
-        doc = self._new_instance(ctx, ident, merged, engine, version)
-        return {"DBInstance": self._commit_new(ctx, doc, {"restore": {"snapshot": snap["DataName"]}})}
+        doc = self._new_instance(ctx, ident, merged, engine, version, check_key=False)
+        if data_key is not None:
+            snapcrypt.KEYRING[doc["NodeKey"]] = data_key  # the plane decrypts the snapshot with it, then drops it
+        try:
+            return {"DBInstance": self._commit_new(ctx, doc, {"restore": {"snapshot": snap["DataName"]}})}
+        except Exception:
+            snapcrypt.KEYRING.pop(doc["NodeKey"], None)
+            raise
 
     # -- point-in-time restore ---------------------------------------------------------------
 
@@ -756,9 +1001,8 @@ class RdsProvider(AuroraMixin, Provider):
         latest = params.get("UseLatestRestorableTime")
         if bool(restore_time) == bool(latest):
             raise _combination("Exactly one of RestoreTime and UseLatestRestorableTime must be given.")
-        if source["Engine"] != "postgres":
-            raise ServiceError("NotImplemented", f"Nimbus implements point-in-time restore for postgres only; "
-                               f"{source['Engine']} (binlog replay) is not implemented yet.", 501)
+        if source["Engine"] not in ("postgres", "mysql", "mariadb"):
+            raise ServiceError("NotImplemented", f"Nimbus does not implement point-in-time restore of {source['Engine']}.", 501)
         if not source["BackupRetentionPeriod"] or source.get("ReplicaSource"):
             raise ServiceError("PointInTimeRestoreNotEnabled", f"Point-in-time restore is not enabled for "
                                f"{source['DBInstanceIdentifier']}: its backup retention period is 0.")
@@ -780,7 +1024,7 @@ class RdsProvider(AuroraMixin, Provider):
             "Port": params.get("Port") or source["Port"], "Tags": params.get("Tags"), "StorageEncrypted": source.get("StorageEncrypted"),
             "KmsKeyId": source.get("KmsKeyId"), "VpcSecurityGroupIds": params.get("VpcSecurityGroupIds"),
             "DeletionProtection": params.get("DeletionProtection"), "MultiAZ": params.get("MultiAZ"),
-            "BackupRetentionPeriod": params.get("BackupRetentionPeriod"),
+            "BackupRetentionPeriod": params.get("BackupRetentionPeriod"), "OptionGroupName": params.get("OptionGroupName"),
         }
         doc = self._new_instance(ctx, target, merged, source["Engine"], source["EngineVersion"])
         return {"DBInstance": self._commit_new(ctx, doc, {"restore": {"pitr": {"source": source["NodeKey"], "wall": wall}}})}
@@ -988,16 +1232,17 @@ class RdsProvider(AuroraMixin, Provider):
     # -- tags and events -------------------------------------------------------------------
 
     def _tag_target(self, ctx: RequestContext, arn: str | None) -> tuple[str, str]:
-        match = re.match(r"^arn:aws[-a-z]*:rds:([a-z0-9-]+):(\d{12}):(db|snapshot|pg|subgrp):(.+)$", arn or "")
+        match = re.match(r"^arn:aws[-a-z]*:rds:([a-z0-9-]+):(\d{12}):(db|snapshot|pg|subgrp|og):(.+)$", arn or "")
         if not match or match.group(1) != ctx.region or match.group(2) != ctx.account_id:
             raise _invalid(f"Invalid resource name: {arn}")
-        kind = {"db": INSTANCE, "snapshot": SNAPSHOT, "pg": PARAM_GROUP, "subgrp": SUBNET_GROUP}[match.group(3)]
+        kind = {"db": INSTANCE, "snapshot": SNAPSHOT, "pg": PARAM_GROUP, "subgrp": SUBNET_GROUP, "og": OPTION_GROUP}[match.group(3)]
         key = match.group(4).lower()
         if not ctx.store.read.exists(kind, key, ctx.scope):
             raise {INSTANCE: _not_found_instance(match.group(4)),
                    SNAPSHOT: ServiceError("DBSnapshotNotFound", f"DBSnapshot {match.group(4)} not found."),
                    PARAM_GROUP: ServiceError("DBParameterGroupNotFound", f"DBParameterGroup not found: {match.group(4)}"),
-                   SUBNET_GROUP: ServiceError("DBSubnetGroupNotFoundFault", f"DBSubnetGroup {match.group(4)} not found.")}[kind]
+                   SUBNET_GROUP: ServiceError("DBSubnetGroupNotFoundFault", f"DBSubnetGroup {match.group(4)} not found."),
+                   OPTION_GROUP: ServiceError("OptionGroupNotFoundFault", f"Specified OptionGroupName: {match.group(4)} not found.")}[kind]
         return kind, key
 
     def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
