@@ -8,10 +8,11 @@ import json
 import time
 
 import psycopg
+import pymysql
 import pytest
 from botocore.exceptions import ClientError
 
-from test_rds import PASSWORD, code, pg, wait_status
+from test_rds import PASSWORD, code, my, pg, wait_status
 
 REGION = "ap-southeast-2"
 
@@ -136,3 +137,98 @@ def test_aurora_custom_endpoints_balance_over_their_members(rds, nimbus):
         rds.delete_db_instance(DBInstanceIdentifier=ident)
     rds.delete_db_cluster(DBClusterIdentifier="cust", SkipFinalSnapshot=True)
     assert rds.describe_db_cluster_endpoints()["DBClusterEndpoints"] == []  # the cluster took its endpoints along
+
+
+def _my_connect(address: str):
+    """A pymysql connection through a cluster endpoint (retried while a new listener starts)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            return my({"Endpoint": {"Address": address, "Port": 3306}, "MasterUsername": "master"})
+        except pymysql.err.OperationalError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def _my_one(conn, sql: str):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+
+def _my_rows(conn, n: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if _my_one(conn, "SELECT COUNT(*) FROM t") == n:
+                return
+        except pymysql.err.ProgrammingError:  # the table has not replicated yet
+            pass
+        assert time.monotonic() < deadline, f"{n} rows never replicated"
+        time.sleep(0.05)
+
+
+def test_aurora_mysql_readers_replicate_and_fail_over(rds):
+    cluster = rds.create_db_cluster(DBClusterIdentifier="amy", Engine="aurora-mysql", MasterUsername="master",
+                                    MasterUserPassword=PASSWORD, DatabaseName="shop")["DBCluster"]
+    rds.create_db_instance(DBInstanceIdentifier="amy-1", DBClusterIdentifier="amy", Engine="aurora-mysql",
+                           DBInstanceClass="db.r6g.large")
+    wait_status(rds, "amy-1")
+    writer = _my_connect(cluster["Endpoint"])
+    with writer.cursor() as cur:
+        cur.execute("CREATE TABLE t (v INT)")
+        cur.execute("INSERT INTO t VALUES (1)")
+    for ident in ("amy-2", "amy-3"):
+        rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier="amy", Engine="aurora-mysql",
+                               DBInstanceClass="db.r6g.large")
+    with pytest.raises(ClientError) as exc:  # bad input: a reader of another engine
+        rds.create_db_instance(DBInstanceIdentifier="amy-x", DBClusterIdentifier="amy", Engine="aurora-postgresql",
+                               DBInstanceClass="db.r6g.large")
+    assert code(exc) == "InvalidParameterCombination"
+    for ident in ("amy-2", "amy-3"):
+        wait_status(rds, ident)
+    with writer.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (2)")
+    writer.close()
+    members = rds.describe_db_clusters(DBClusterIdentifier="amy")["DBClusters"][0]["DBClusterMembers"]
+    assert {m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in members} == {"amy-1": True, "amy-2": False, "amy-3": False}
+    servers = set()
+    for _ in range(6):  # the reader endpoint balances over both readers, read-only binlog replicas
+        conn = _my_connect(cluster["ReaderEndpoint"])
+        _my_rows(conn, 2)
+        assert _my_one(conn, "SELECT @@read_only") == 1
+        with pytest.raises(pymysql.err.OperationalError) as exc:
+            conn.cursor().execute("INSERT INTO t VALUES (9)")
+        assert exc.value.args[0] == 1290
+        servers.add(_my_one(conn, "SELECT @@server_id"))
+        conn.close()
+    assert len(servers) == 2
+    with pytest.raises(ClientError) as exc:
+        rds.failover_db_cluster(DBClusterIdentifier="amy", TargetDBInstanceIdentifier="amy-1")
+    assert code(exc) == "InvalidDBInstanceState"
+    rds.failover_db_cluster(DBClusterIdentifier="amy", TargetDBInstanceIdentifier="amy-3")
+    amy3 = wait_status(rds, "amy-3")
+    deadline = time.monotonic() + 30
+    while True:  # the cluster endpoint follows the new writer
+        try:
+            conn = _my_connect(cluster["Endpoint"])
+            if _my_one(conn, "SELECT @@read_only") == 0:
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO t VALUES (3)")
+                break
+        except pymysql.err.Error:
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert _my_one(conn, "SELECT @@server_id") == _my_one(my(amy3), "SELECT @@server_id")
+    conn.close()
+    members = rds.describe_db_clusters(DBClusterIdentifier="amy")["DBClusters"][0]["DBClusterMembers"]
+    assert [m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]] == ["amy-3"]
+    for ident in ("amy-1", "amy-2"):  # the others replicate from the new writer
+        conn = my(wait_status(rds, ident))
+        _my_rows(conn, 3)
+        assert _my_one(conn, "SELECT @@read_only") == 1
+        conn.close()
+    for ident in ("amy-1", "amy-2", "amy-3"):
+        rds.delete_db_instance(DBInstanceIdentifier=ident)
+    rds.delete_db_cluster(DBClusterIdentifier="amy", SkipFinalSnapshot=True)

@@ -176,3 +176,117 @@ def test_postgres_cross_region_read_replica(nimbus):
         conn.execute("INSERT INTO t VALUES (3)")
     west.delete_db_instance(DBInstanceIdentifier="xr-replica", SkipFinalSnapshot=True)
     east.delete_db_instance(DBInstanceIdentifier="xr-src", SkipFinalSnapshot=True)
+
+
+def _mariadbd_pid(datadir: str) -> int:
+    import psutil
+
+    for proc in psutil.process_iter(["name", "cmdline", "pid"]):
+        if f"--datadir={datadir.rstrip('/')}" in (proc.info["cmdline"] or []):
+            return proc.info["pid"]
+    raise AssertionError(f"no mariadbd serves {datadir}")
+
+
+def _datadir(db: dict) -> str:
+    conn = my(db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@datadir")
+        return cur.fetchone()[0]
+
+
+def test_mariadb_multi_az_standby_fails_over_on_the_same_endpoint(rds):
+    db = create(rds, "my-maz", engine="mysql", DBName="shop", MultiAZ=True)
+    assert db["MultiAZ"] is True
+    db = wait_status(rds, "my-maz")
+    assert db["SecondaryAvailabilityZone"] != db["AvailabilityZone"]
+    conn = my(db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE orders (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO orders VALUES (1)")
+    conn.close()
+    first = _datadir(db)
+    with pytest.raises(ClientError) as exc:  # bad input: Multi-AZ with a chosen zone
+        create(rds, "my-maz-bad", engine="mariadb", MultiAZ=True, AvailabilityZone=db["AvailabilityZone"])
+    assert code(exc) == "InvalidParameterValue"
+    deadline = time.monotonic() + 30
+    while rds.describe_db_instances(DBInstanceIdentifier="my-maz")["DBInstances"][0]["DBInstanceStatus"] != "available" \
+            or not _standby_dirs(first):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    rds.reboot_db_instance(DBInstanceIdentifier="my-maz", ForceFailover=True)
+    after = wait_status(rds, "my-maz")
+    assert after["Endpoint"] == db["Endpoint"] and after["AvailabilityZone"] == db["SecondaryAvailabilityZone"]
+    second = _datadir(after)
+    assert second != first  # the former standby, now writable on the same endpoint
+    conn = my(after)
+    assert _count(conn) == 1
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@read_only")
+        assert cur.fetchone()[0] == 0
+        cur.execute("INSERT INTO orders VALUES (2)")
+    conn.close()
+    events = [e["Message"] for e in rds.describe_events(SourceIdentifier="my-maz", SourceType="db-instance")["Events"]]
+    assert any("failover completed" in m for m in events)
+    # Kill the primary: the standby rebuilt after the first failover takes over.
+    deadline = time.monotonic() + 30
+    while not _standby_dirs(second):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    standby = _standby_dirs(second)[0]
+    conn = my(after)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO orders VALUES (3)")
+    conn.close()
+    deadline = time.monotonic() + 30
+    while _standby_rows(standby) != 3:  # a later write reaches it by binlog replication
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    import psutil
+
+    psutil.Process(_mariadbd_pid(second)).kill()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = my(after)
+            if _count(conn) == 3:
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO orders VALUES (4)")
+                    cur.execute("SELECT @@datadir")
+                    assert cur.fetchone()[0] not in (first, second)
+                break
+        except pymysql.err.Error:
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    rds.modify_db_instance(DBInstanceIdentifier="my-maz", MultiAZ=False, ApplyImmediately=True)
+    assert "SecondaryAvailabilityZone" not in rds.describe_db_instances(DBInstanceIdentifier="my-maz")["DBInstances"][0]
+    rds.delete_db_instance(DBInstanceIdentifier="my-maz", SkipFinalSnapshot=True)
+
+
+def _standby_dirs(primary_datadir: str) -> list[str]:
+    """Data dirs of running mariadbd standbys (socket only) beside the primary's node dir."""
+    import psutil
+
+    root = str(__import__("pathlib").Path(primary_datadir.rstrip("/")).parent.parent)
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "--skip-networking" in cmd:
+            found = [a.split("=", 1)[1] for a in cmd if a.startswith("--datadir=")]
+            if found and found[0].startswith(root) and not found[0].startswith(primary_datadir.rstrip("/")):
+                out.append(found[0])
+    return out
+
+
+def _standby_rows(datadir: str) -> int | None:
+    """Rows of shop.orders on a standby, through its private socket (it has no TCP listener)."""
+    import subprocess
+
+    for proc in __import__("psutil").process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if f"--datadir={datadir}" in cmd:
+            sock = [a.split("=", 1)[1] for a in cmd if a.startswith("--socket=")][0]
+            out = subprocess.run(["mariadb", "--no-defaults", "-S", sock, "-u", "root", "-N", "-B", "-e",
+                                  "SELECT COUNT(*) FROM shop.orders"], capture_output=True, text=True)
+            return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+    return None

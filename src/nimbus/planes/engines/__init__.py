@@ -379,7 +379,7 @@ class EnginesPlane:
             await node.driver.follow(spec, spec.get("primary_address"))
         self._set_status(key, state="running", role=role, replica_of=spec.get("replica_of"), error=None,
                          pid=node.proc.pid if node.proc else None)
-        if spec["family"] == "postgres" and spec.get("multi_az"):
+        if spec["family"] in ("postgres", "mariadb") and spec.get("multi_az"):
             await self._ensure_standby(node, spec)
             status = self._status(key)
             if spec.get("failover_gen", 0) != status.get("failover_gen", 0):
@@ -397,14 +397,18 @@ class EnginesPlane:
         directory = Path(status.get("standby_dir") or self.root / "nodes" / node_dir_name(f"{node.key}#standby#{secrets.token_hex(4)}"))
         driver = DRIVERS[spec["family"]](directory, self.cache)
         driver.durable = node.driver.durable
-        sb_spec = dict(spec, replica_of=node.key, primary_port=spec["port"], multi_az=False)
+        sb_spec = dict(spec, replica_of=node.key, primary_port=spec["port"], multi_az=False, standby=True)
+        if spec["family"] == "mariadb":  # binlog replication needs a server id of its own
+            sb_spec["server_id"] = int(spec.get("server_id") or 1) % 4_000_000_000 + 1
         driver.spec = sb_spec
         standby = Node(f"{node.key}#standby", driver)
         standby.parent = node
         self._set_status(node.key, standby_dir=str(directory), standby_state="creating")
-        if not (driver.data / "PG_VERSION").exists():
+        if not (driver.data / ("mysql" if spec["family"] == "mariadb" else "PG_VERSION")).exists():
             await driver.prepare(sb_spec, None, node.driver)
         await self._start_process(standby, sb_spec, front=False)
+        if spec["family"] == "mariadb":  # loads the primary's dump, then starts binlog replication
+            await driver.setup(sb_spec, True)
         node.standby = standby
         self._set_status(node.key, standby_state="running")
 
@@ -431,19 +435,27 @@ class EnginesPlane:
         await standby.driver.promote(standby.driver.spec)
         if standby.monitor is not None:
             standby.monitor.cancel()
-        node.driver, node.proc, node.standby = standby.driver, standby.proc, None
-        node.driver.spec = spec
-        node.expect_exit = False
-        tls = self._tls_files(spec)
-        await self._start_front(node, spec, tls)
-        node.monitor = asyncio.get_event_loop().create_task(self._watch(node, node.proc))
+        if spec["family"] == "mariadb":
+            # The standby listened on its socket only: restart it on the instance's address.
+            await self._stop_process(standby)
+            node.driver, node.standby = standby.driver, None
+            node.driver.spec = spec
+            await self._start_process(node, spec)
+        else:
+            node.driver, node.proc, node.standby = standby.driver, standby.proc, None
+            node.driver.spec = spec
+            node.expect_exit = False
+            tls = self._tls_files(spec)
+            await self._start_front(node, spec, tls)
+            node.monitor = asyncio.get_event_loop().create_task(self._watch(node, node.proc))
         old_driver.cleanup()
         status = self._status(node.key)
         self._set_status(node.key, state="running", dir=str(node.driver.node_dir), standby_dir=None, standby_state=None,
                          failover_gen=spec.get("failover_gen", 0), az_flipped=not status.get("az_flipped", False),
                          pid=node.proc.pid if node.proc else None)
         self._event(node.key, f"Multi-AZ instance failover completed in {time.monotonic() - started:.2f} s.", spec)
-        self._base_backup(node)
+        if spec["family"] == "postgres":
+            self._base_backup(node)
         self._kick(node.key)  # builds the new standby
 
     def _base_backup(self, node: Node) -> None:

@@ -470,15 +470,29 @@ class MariaDB(Driver):
         import json
 
         info = json.loads((self.node_dir / "replication.json").read_text())
+        await self._no_read_only_bypass(self.spec["master_user"])
         await self.sql(f"CHANGE MASTER TO MASTER_HOST={sql_literal(info['host'])}, MASTER_PORT={int(info['port'])}, "
                        f"MASTER_USER={sql_literal(info['user'])}, MASTER_PASSWORD={sql_literal(info['password'])}, "
                        f"MASTER_LOG_FILE={sql_literal(info['file'])}, MASTER_LOG_POS={int(info['pos'])}, "
                        f"MASTER_SSL={1 if info.get('ssl') else 0}, MASTER_CONNECT_RETRY=1; START SLAVE")
         (self.node_dir / "replication.json").unlink()
-        await self._no_read_only_bypass(self.spec["master_user"])
 
     async def promote(self, spec) -> None:
+        await self.catch_up()
         await self.sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=0")
+
+    async def catch_up(self, timeout: int = 10) -> None:
+        """Apply every binlog event already received from the primary (bounded wait)."""
+        import re
+
+        try:
+            _, status, _ = await run(self._client("-E", "-e", "SHOW SLAVE STATUS"))
+            file = re.search(r"\bMaster_Log_File:\s*(\S+)", status)
+            pos = re.search(r"\bRead_Master_Log_Pos:\s*(\d+)", status)
+            if file and pos:
+                await self.sql(f"SELECT MASTER_POS_WAIT({sql_literal(file.group(1))}, {int(pos.group(1))}, {timeout})")
+        except EngineError:
+            pass
 
     # Point-in-time restore: the binary log replayed up to the restore time.
 
@@ -506,8 +520,9 @@ class MariaDB(Driver):
 
     def argv(self, spec, tls) -> list[str]:
         params = spec.get("params") or {}
-        argv = [str(self.bins["server"]), "--no-defaults", f"--datadir={self.data}", f"--bind-address={spec['address']}",
-                f"--port={spec['port']}", f"--socket={self.sock / 'mysqld.sock'}", f"--pid-file={self.node_dir / 'mysqld.pid'}",
+        # A Multi-AZ standby listens on its private socket only (the endpoint is the primary's).
+        listen = ["--skip-networking"] if spec.get("standby") else [f"--bind-address={spec['address']}", f"--port={spec['port']}"]
+        argv = [str(self.bins["server"]), "--no-defaults", f"--datadir={self.data}", *listen, f"--socket={self.sock / 'mysqld.sock'}", f"--pid-file={self.node_dir / 'mysqld.pid'}",
                 *self.COMMON, "--skip-name-resolve", f"--max-connections={int(params.get('max_connections') or 151)}",
                 "--log-bin=mysql-bin", f"--server-id={int(spec.get('server_id') or 1)}", "--binlog-format=ROW",
                 "--log-warnings=1", f"--innodb-flush-log-at-trx-commit={1 if self.durable else 2}",

@@ -1,12 +1,13 @@
-"""Aurora DB clusters: a writer and readers that are real PostgreSQL streaming replicas.
+"""Aurora DB clusters: a writer and readers that are real replicas of it.
 
 ``rds:db-cluster`` (scope ``<account>/<region>``) keeps the cluster; its instances are
 ordinary ``rds:db-instance`` records with ``DBClusterIdentifier``.  The first instance
-is the writer; later ones stream from it (``aurora-postgresql``; ``aurora-mysql``
-clusters have a writer only, readers answer 501).  The cluster (writer) endpoint and the
-reader endpoint are stable ``engines:endpoint`` proxies: the writer endpoint follows the
-writer across ``FailoverDBCluster``; the reader endpoint balances connections over the
-readers; custom endpoints (``cluster_endpoints``) balance over chosen members.  Storage is reported in 10 GiB increments of the real data size.
+is the writer; later ones replicate from it: PostgreSQL streaming replicas
+(``aurora-postgresql``) or read-only MariaDB binlog replicas (``aurora-mysql``).  The
+cluster (writer) endpoint and the reader endpoint are stable ``engines:endpoint``
+proxies: the writer endpoint follows the writer across ``FailoverDBCluster``; the reader
+endpoint balances connections over the readers; custom endpoints (``cluster_endpoints``)
+balance over chosen members.  Storage is reported in 10 GiB increments of the real data size.
 """
 
 from __future__ import annotations
@@ -183,8 +184,6 @@ class AuroraMixin(ClusterEndpointsMixin, ClusterSnapshotsMixin):
         writer = None
         if cluster["Writer"]:
             writer = ctx.store.read.get(INSTANCE, cluster["Writer"], ctx.scope)
-            if cluster["Engine"] == "aurora-mysql":
-                raise ServiceError("NotImplemented", "Nimbus does not implement aurora-mysql readers (MariaDB replication) yet.", 501)
             if len(cluster["Members"]) > MAX_READERS:
                 raise ServiceError("InstanceQuotaExceeded", f"A DB cluster can have at most {MAX_READERS} readers.")
             if writer is None or self._status(writer) != "available":

@@ -362,9 +362,9 @@ class RdsProvider(AuroraMixin, OptionGroupsMixin, Provider):
             zones = group_zones or zones
         if params.get("MultiAZ") and az:
             raise _invalid("Requesting a specific availability zone is not valid for Multi-AZ instances.")
-        if params.get("MultiAZ") and engine != "postgres":
-            raise ServiceError("NotImplemented", f"Nimbus implements Multi-AZ (a standby with failover) for postgres only; "
-                               f"{engine} is not implemented yet.", 501)
+        if params.get("MultiAZ") and engine not in ("postgres", "mysql", "mariadb"):
+            raise ServiceError("NotImplemented", f"Nimbus implements Multi-AZ (a standby with failover) for postgres, mysql and "
+                               f"mariadb; {engine} is not implemented.", 501)
         if params.get("StorageEncrypted") is False and params.get("KmsKeyId"):
             raise _combination("Encryption must be enabled when a KMS key is specified.")
         port = params.get("Port") or ENGINES[engine]["port"]
@@ -491,8 +491,8 @@ class RdsProvider(AuroraMixin, OptionGroupsMixin, Provider):
             raise ServiceError("NotImplemented", "Nimbus does not implement renaming DB instances yet.", 501)
         multi_az_changed = params.get("MultiAZ") is not None and bool(params["MultiAZ"]) != bool(doc.get("MultiAZ"))
         if multi_az_changed:
-            if engine != "postgres":
-                raise ServiceError("NotImplemented", f"Nimbus implements Multi-AZ for postgres only, not {engine}.", 501)
+            if engine not in ("postgres", "mysql", "mariadb"):
+                raise ServiceError("NotImplemented", f"Nimbus implements Multi-AZ for postgres, mysql and mariadb, not {engine}.", 501)
             if doc.get("ReplicaSource"):
                 raise ServiceError("NotImplemented", "Nimbus does not implement Multi-AZ read replicas yet.", 501)
             doc["MultiAZ"] = bool(params["MultiAZ"])
