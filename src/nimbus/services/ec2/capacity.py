@@ -19,10 +19,9 @@ from typing import Any
 
 from ...errors import ServiceError
 from ...gateway.context import RequestContext
-from ...regions import availability_zones
 from ...state import Txn
 from . import compute_catalog, tags
-from .compute_common import decode_token, dry_run, encode_token, max_results
+from .compute_common import decode_token, dry_run, encode_token, max_results, requested_zone
 from .filters import apply_filters
 from .ids import is_id, new_id
 
@@ -113,16 +112,7 @@ def create_capacity_reservation(ctx: RequestContext, params: dict[str, Any]) -> 
     from . import instances
 
     now = ctx.clock.time()
-    zones = {z["ZoneName"]: z["ZoneId"] for z in availability_zones(ctx.region)}
-    zone = params.get("AvailabilityZone")
-    if not zone and params.get("AvailabilityZoneId"):
-        zone = next((n for n, i in zones.items() if i == params["AvailabilityZoneId"]), None)
-        if zone is None:
-            raise ServiceError("InvalidParameterValue", f"Invalid availability zone ID: [{params['AvailabilityZoneId']}]", 400)
-    if not zone:
-        raise ServiceError("MissingParameter", "The request must contain the parameter AvailabilityZone", 400)
-    if zone not in zones:
-        raise ServiceError("InvalidParameterValue", f"Invalid availability zone: [{zone}]", 400)
+    zone, zone_id = requested_zone(ctx, params)
     instance_type = params.get("InstanceType")
     if not instance_type:
         raise ServiceError("MissingParameter", "The request must contain the parameter InstanceType", 400)
@@ -151,7 +141,7 @@ def create_capacity_reservation(ctx: RequestContext, params: dict[str, Any]) -> 
         "CapacityReservationId": reservation_id,
         "OwnerId": ctx.account_id,
         "CapacityReservationArn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:capacity-reservation/{reservation_id}",
-        "AvailabilityZoneId": zones[zone],
+        "AvailabilityZoneId": zone_id,
         "InstanceType": instance_type,
         "InstancePlatform": platform,
         "AvailabilityZone": zone,

@@ -6,6 +6,7 @@ import base64
 from typing import Any, Iterable
 
 from ...errors import ServiceError
+from ...regions import availability_zones
 from .ids import is_id
 
 # prefix → (error noun, how the NotFound message names one and several)
@@ -88,3 +89,18 @@ def strip_internal(doc: dict[str, Any]) -> dict[str, Any]:
         doc = dict(doc)
         del doc["_nimbus"]
     return doc
+
+
+def requested_zone(ctx: Any, params: dict[str, Any]) -> tuple[str, str]:
+    """(zone name, zone id) a request names by ``AvailabilityZone`` or ``AvailabilityZoneId`` (required)."""
+    zones = {z["ZoneName"]: z["ZoneId"] for z in availability_zones(ctx.region)}
+    zone = params.get("AvailabilityZone")
+    if not zone and params.get("AvailabilityZoneId"):
+        zone = next((name for name, zid in zones.items() if zid == params["AvailabilityZoneId"]), None)
+        if zone is None:
+            raise ServiceError("InvalidParameterValue", f"Invalid availability zone ID: [{params['AvailabilityZoneId']}]", 400)
+    if not zone:
+        raise ServiceError("MissingParameter", "The request must contain the parameter AvailabilityZone", 400)
+    if zone not in zones:
+        raise ServiceError("InvalidParameterValue", f"Invalid availability zone: [{zone}]", 400)
+    return zone, zones[zone]

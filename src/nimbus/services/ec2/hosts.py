@@ -16,10 +16,9 @@ from typing import Any
 
 from ...errors import ServiceError
 from ...gateway.context import RequestContext
-from ...regions import availability_zones
 from ...state import Txn
 from . import compute_catalog, tags
-from .compute_common import decode_token, encode_token, max_results
+from .compute_common import decode_token, encode_token, max_results, requested_zone
 from .filters import apply_filters
 from .ids import is_id, new_id
 
@@ -121,16 +120,7 @@ def _put(txn: Txn, ctx: RequestContext, doc: dict[str, Any]) -> None:
 # -- operations ---------------------------------------------------------------------------
 
 def allocate_hosts(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    zones = {z["ZoneName"]: z["ZoneId"] for z in availability_zones(ctx.region)}
-    zone = params.get("AvailabilityZone")
-    if not zone and params.get("AvailabilityZoneId"):
-        zone = next((name for name, zid in zones.items() if zid == params["AvailabilityZoneId"]), None)
-        if zone is None:
-            raise ServiceError("InvalidParameterValue", f"Invalid availability zone ID: [{params['AvailabilityZoneId']}]", 400)
-    if not zone:
-        raise ServiceError("MissingParameter", "The request must contain the parameter AvailabilityZone", 400)
-    if zone not in zones:
-        raise ServiceError("InvalidParameterValue", f"Invalid availability zone: [{zone}]", 400)
+    zone, zone_id = requested_zone(ctx, params)
     instance_type, family = params.get("InstanceType"), params.get("InstanceFamily")
     if bool(instance_type) == bool(family):
         raise ServiceError("InvalidParameterCombination", "You must specify either an instance type or an instance family, but not both.", 400)
@@ -175,7 +165,7 @@ def allocate_hosts(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
             else:
                 props["InstanceFamily"] = family
             doc = {
-                "HostId": host_id, "AutoPlacement": auto, "AvailabilityZone": zone, "AvailabilityZoneId": zones[zone],
+                "HostId": host_id, "AutoPlacement": auto, "AvailabilityZone": zone, "AvailabilityZoneId": zone_id,
                 "ClientToken": token, "HostProperties": props, "Instances": [], "State": "available",
                 "AllocationTime": now, "Tags": host_tags, "HostRecovery": recovery,
                 "AllowsMultipleInstanceTypes": "off" if instance_type else "on", "OwnerId": ctx.account_id,

@@ -1296,11 +1296,7 @@ class ElastiCacheProvider(Provider):
             raise _invalid("NodeGroupCount must be at most 500.")
         replicas = len(group["Shards"][0]["Members"]) - 1
         # Target: even ranges over all shards; slot s moves from its old owner to its new one.
-        old_owner = [0] * 16384
-        for i, shard in enumerate(group["Shards"]):
-            for lo, hi in shard["Slots"]:
-                for slot in range(lo, hi + 1):
-                    old_owner[slot] = i
+        old_owner = _slot_owners(group["Shards"])
         new_owner = [0] * 16384
         for i in range(count):  # exactly as _shard_layout splits them
             for slot in range(16384 * i // count, 16384 * (i + 1) // count):
@@ -1336,15 +1332,7 @@ class ElastiCacheProvider(Provider):
                 group["Members"] += members
                 group["Shards"].append({"NodeGroupId": node_group_id, "Slots": [], "Members": members})
                 shard_keys.append(keys)
-            moves: dict[tuple[int, int], list[list[int]]] = {}
-            for slot in range(16384):
-                a, b = old_owner[slot], new_owner[slot]
-                if a != b:
-                    ranges = moves.setdefault((a, b), [])
-                    if ranges and ranges[-1][1] == slot - 1:
-                        ranges[-1][1] = slot
-                    else:
-                        ranges.append([slot, slot])
+            moves = _slot_moves(old_owner, new_owner)
             for i, shard in enumerate(group["Shards"]):
                 shard["Slots"] = [[16384 * i // count, 16384 * (i + 1) // count - 1]]
             endpoint = txn.get(ENDPOINT, group["config_endpoint"]["Key"])
@@ -1374,11 +1362,7 @@ class ElastiCacheProvider(Provider):
         kept = [i for i in ids if i in retain] if retain else [i for i in ids if i not in remove]
         if len(kept) != count:
             raise _combination(f"NodeGroupCount {count} does not match the {len(kept)} node groups that would remain.")
-        old_owner = [0] * 16384
-        for i, shard in enumerate(group["Shards"]):
-            for lo, hi in shard["Slots"]:
-                for slot in range(lo, hi + 1):
-                    old_owner[slot] = i
+        old_owner = _slot_owners(group["Shards"])
         kept_index = [ids.index(k) for k in kept]
         new_owner = [0] * 16384
         for j, i in enumerate(kept_index):
@@ -1386,15 +1370,7 @@ class ElastiCacheProvider(Provider):
                 new_owner[slot] = i
         with ctx.store.transaction() as txn:
             shard_keys = [[txn.get(CLUSTER, m, ctx.scope)["Nodes"][0]["NodeKey"] for m in s["Members"]] for s in group["Shards"]]
-            moves: dict[tuple[int, int], list[list[int]]] = {}
-            for slot in range(16384):
-                a, b = old_owner[slot], new_owner[slot]
-                if a != b:
-                    ranges = moves.setdefault((a, b), [])
-                    if ranges and ranges[-1][1] == slot - 1:
-                        ranges[-1][1] = slot
-                    else:
-                        ranges.append([slot, slot])
+            moves = _slot_moves(old_owner, new_owner)
             drained = [k for i, keys in enumerate(shard_keys) if i not in kept_index for k in keys]
             for i, shard in enumerate(group["Shards"]):
                 if i in kept_index:
@@ -1418,3 +1394,26 @@ class ElastiCacheProvider(Provider):
                                                   for (a, b), r in moves.items()], "drain": drained})
             txn.put(GROUP, group["ReplicationGroupId"], group, ctx.scope)
         return {"ReplicationGroup": self._group_out(ctx, group)}
+
+
+def _slot_owners(shards: list[dict[str, Any]]) -> list[int]:
+    """The index of the shard owning each of the 16,384 slots."""
+    owners = [0] * 16384
+    for i, shard in enumerate(shards):
+        for lo, hi in shard["Slots"]:
+            for slot in range(lo, hi + 1):
+                owners[slot] = i
+    return owners
+
+
+def _slot_moves(old_owner: list[int], new_owner: list[int]) -> dict[tuple[int, int], list[list[int]]]:
+    """(from shard, to shard) → the contiguous slot ranges that change owner when resharding."""
+    moves: dict[tuple[int, int], list[list[int]]] = {}
+    for slot, (a, b) in enumerate(zip(old_owner, new_owner)):
+        if a != b:
+            ranges = moves.setdefault((a, b), [])
+            if ranges and ranges[-1][1] == slot - 1:
+                ranges[-1][1] = slot
+            else:
+                ranges.append([slot, slot])
+    return moves
